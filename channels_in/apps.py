@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ChannelsInConfig(AppConfig):
+    name = "channels_in"
+    verbose_name = "Channels"
+
+    def ready(self) -> None:
+        from channels_in import checks, receivers, tasks  # noqa: F401  (registers them)

@@ -1,0 +1,34 @@
+"""Inbox kind -> adapter class, imported lazily by dotted path."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from channels_in.base import ChannelAdapter
+    from channels_in.models import Inbox
+
+ADAPTERS: dict[str, str] = {
+    "api": "channels_in.adapters.api.ApiAdapter",
+}
+
+
+@cache
+def adapter_class(kind: str) -> type[ChannelAdapter]:
+    try:
+        dotted = ADAPTERS[kind]
+    except KeyError:
+        raise LookupError(f"no adapter for inbox kind {kind!r}") from None
+    module_name, class_name = dotted.rsplit(".", 1)
+    cls: type[ChannelAdapter] = getattr(import_module(module_name), class_name)
+    return cls
+
+
+def adapter_for(inbox: Inbox) -> ChannelAdapter:
+    return adapter_class(inbox.kind)(inbox)
+
+
+def known_kinds() -> list[str]:
+    return sorted(ADAPTERS)

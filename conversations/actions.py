@@ -1,0 +1,756 @@
+"""Every state change of the core, as a named function. Nothing else writes.
+
+Each action runs in a transaction, writes its timeline entries through events.py,
+and publishes live updates (and enqueues tasks) only after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from conversations import events, locks, realtime
+from conversations.identities import IdentityRef
+from conversations.inbound import AttachmentRef, DeliveryUpdate, InboundMessage
+from conversations.models import Attachment, Contact, Conversation, Entry, Identity, Label
+from conversations.payloads import conversation_summary, entry_payload
+from helpdesk.models import Agent, Team
+from helpdesk.queue import enqueue_on_commit
+
+log = logging.getLogger(__name__)
+
+# Sent inside the erase transaction with the contact id, so apps that keep raw
+# copies of the customer's data (channels_in's InboundEvent) scrub them too.
+contact_erased = Signal()
+
+SEND_OUTBOUND_TASK = "channels_in.send_outbound"
+
+
+class ActionError(ValueError):
+    """The action cannot be done as asked; the message is for the user."""
+
+
+# --- contacts ---------------------------------------------------------------------
+
+
+def _owner(contact: Contact) -> Contact:
+    # Follow merges: an identity may still point at a merged contact in old data.
+    seen = 0
+    while contact.merged_into_id is not None and seen < 10:
+        contact = Contact.objects.get(pk=contact.merged_into_id)
+        seen += 1
+    return contact
+
+
+def _find_identities(refs: list[IdentityRef]) -> list[Identity]:
+    query = Q()
+    for ref in refs:
+        query |= Q(kind=ref.kind, value=ref.value)
+    return list(Identity.objects.filter(query).select_related("contact"))
+
+
+def resolve_contact(refs: list[IdentityRef], name: str = "") -> Contact:
+    """The contact owning any of these identities; the others are added to it.
+
+    Creates the contact when none is known. Safe under concurrency: the unique
+    (kind, value) constraint decides who wins a race, the loser adopts the winner.
+    """
+    if not refs:
+        raise ActionError(_("A message needs at least one identity of its sender."))
+    for _attempt in range(3):
+        found = _find_identities(refs)
+        by_key = {(i.kind, i.value): i for i in found}
+        owner: Contact | None = None
+        for ref in refs:  # the first identity given is the primary one
+            if (ref.kind, ref.value) in by_key:
+                owner = _owner(by_key[(ref.kind, ref.value)].contact)
+                break
+        missing = [r for r in refs if (r.kind, r.value) not in by_key]
+        try:
+            with transaction.atomic():
+                if owner is None:
+                    owner = Contact.objects.create(name=name[:200])
+                elif name and not owner.name:
+                    owner.name = name[:200]
+                    owner.save(update_fields=["name", "updated_at"])
+                for ref in missing:
+                    Identity.objects.create(contact=owner, kind=ref.kind, value=ref.value)
+            return owner
+        except IntegrityError:
+            continue  # another process created one of these identities first: look again
+    raise ActionError(_("Could not resolve the contact; please retry."))
+
+
+def add_identity(contact: Contact, ref: IdentityRef, *, verified: bool = False) -> Identity:
+    with transaction.atomic():
+        existing = Identity.objects.filter(kind=ref.kind, value=ref.value).first()
+        if existing is not None:
+            if existing.contact_id != contact.pk:
+                raise ActionError(
+                    _("%(value)s already belongs to another contact; merge them instead.")
+                    % {"value": ref.value}
+                )
+            return existing
+        return Identity.objects.create(
+            contact=contact, kind=ref.kind, value=ref.value, verified=verified
+        )
+
+
+def update_contact(
+    contact: Contact, *, name: str | None = None, attributes: dict[str, Any] | None = None
+) -> Contact:
+    fields = ["updated_at"]
+    if name is not None:
+        contact.name = name[:200]
+        fields.append("name")
+    if attributes is not None:
+        contact.attributes = {**contact.attributes, **attributes}
+        fields.append("attributes")
+    contact.save(update_fields=fields)
+    return contact
+
+
+@transaction.atomic
+def merge_contacts(source: Contact, target: Contact, actor: Agent | None = None) -> Contact:
+    """Move identities, conversations and history of `source` into `target`.
+
+    The source row stays, pointing at the target, so the merge can be found later.
+    """
+    if source.pk == target.pk:
+        raise ActionError(_("A contact cannot be merged into itself."))
+    # Lock in id order, whatever the argument order, so two merges can't deadlock.
+    first, second = sorted((source.pk, target.pk))
+    locks.lock_contact(first)
+    locks.lock_contact(second)
+    source.refresh_from_db()
+    if source.merged_into_id is not None:
+        raise ActionError(_("That contact was already merged."))
+    moved = {
+        "identities": Identity.objects.filter(contact=source).update(contact=target),
+        "conversations": Conversation.objects.filter(contact=source).update(contact=target),
+        "entries": Entry.objects.filter(contact=source).update(contact=target),
+    }
+    target.attributes = {**source.attributes, **target.attributes}
+    if not target.name and source.name:
+        target.name = source.name
+    target.save(update_fields=["attributes", "name", "updated_at"])
+    source.merged_into = target
+    source.save(update_fields=["merged_into", "updated_at"])
+    latest = Conversation.objects.filter(contact=target).order_by("-last_message_at", "-id").first()
+    if latest is not None:
+        entry = events.event_contacts_merged(latest, actor, source.pk, source.name, moved)
+        _publish_entry(entry)
+    return target
+
+
+@transaction.atomic
+def erase_contact(contact: Contact) -> dict[str, int]:
+    """The right to erasure: content and identities go, anonymous counts stay.
+
+    Conversations and entries keep their kinds, channels and times, so KPIs for past
+    periods do not change; bodies, names, addresses and files are removed.
+    """
+    contact = locks.lock_contact(contact.pk)
+    attachments = Attachment.objects.filter(entry__contact=contact)
+    files = [a.file.name for a in attachments if a.file and a.file.name]
+    counts = {
+        "identities": Identity.objects.filter(contact=contact).delete()[0],
+        "attachments": attachments.delete()[0],
+        "entries": Entry.objects.filter(contact=contact).update(
+            body="", html="", subject="", parameters={}, delivery_error=""
+        ),
+    }
+    Conversation.objects.filter(contact=contact).update(subject="")
+    contact.name = ""
+    contact.attributes = {}
+    contact.erased_at = timezone.now()
+    contact.save(update_fields=["name", "attributes", "erased_at", "updated_at"])
+    contact_erased.send(sender=Contact, contact_id=contact.pk)
+
+    def delete_files() -> None:
+        from django.core.files.storage import default_storage
+
+        for name in files:
+            default_storage.delete(name)
+
+    transaction.on_commit(delete_files)
+    return counts
+
+
+# --- inbound ----------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    entry: Entry
+    created: bool
+
+
+def _conversation_from_hints(msg: InboundMessage) -> Conversation | None:
+    hints = msg.thread
+    if hints.replies_to:
+        earlier = (
+            Entry.objects.filter(provider_id__in=hints.replies_to[-50:])
+            .select_related("conversation")
+            .order_by("-occurred_at")
+            .first()
+        )
+        if earlier is not None:
+            return earlier.conversation
+    if hints.conversation_public_id is not None:
+        return Conversation.objects.filter(public_id=hints.conversation_public_id).first()
+    if hints.conversation_number is not None:
+        return Conversation.objects.filter(pk=hints.conversation_number).first()
+    return None
+
+
+def _new_conversation(
+    contact: Contact, msg: InboundMessage, at: datetime, previous: Conversation | None
+) -> Conversation:
+    return Conversation.objects.create(
+        contact=contact,
+        inbox_id=msg.inbox_id,
+        team_id=msg.team_id,
+        subject=msg.subject[:300],
+        previous=previous,
+        first_channel=msg.channel,
+        created_at=at,
+    )
+
+
+def _reopen(conversation: Conversation, at: datetime, reason: str, actor: Agent | None) -> None:
+    old = conversation.status
+    conversation.status = Conversation.Status.OPEN
+    conversation.reopened_count += 1
+    conversation.snoozed_until = None
+    conversation.save(update_fields=["status", "reopened_count", "snoozed_until", "updated_at"])
+    events.event_reopened(conversation, actor, reason, at)
+    events.event_status_changed(conversation, actor, old, conversation.status, at)
+
+
+def _pick_conversation(
+    contact: Contact, msg: InboundMessage, at: datetime
+) -> tuple[Conversation, bool]:
+    """The conversation a new customer message joins; True if it was created."""
+    hinted = _conversation_from_hints(msg)
+    if hinted is not None:
+        if hinted.is_active:
+            return hinted, False
+        if hinted.can_reopen_at(at):
+            _reopen(hinted, at, "customer_replied", None)
+            return hinted, False
+        return _new_conversation(contact, msg, at, previous=hinted), True
+    active = (
+        Conversation.objects.filter(contact=contact, status__in=Conversation.ACTIVE_STATUSES)
+        .order_by("-last_message_at", "-id")
+        .first()
+    )
+    if active is not None:
+        return active, False
+    latest = (
+        Conversation.objects.filter(contact=contact, status=Conversation.Status.RESOLVED)
+        .order_by("-resolved_at", "-id")
+        .first()
+    )
+    if latest is not None and latest.can_reopen_at(at):
+        _reopen(latest, at, "customer_replied", None)
+        return latest, False
+    return _new_conversation(contact, msg, at, previous=latest), True
+
+
+def _store_attachments(entry: Entry, refs: list[AttachmentRef]) -> list[Attachment]:
+    stored = []
+    for ref in refs:
+        content_type = ref.content_type or mimetypes.guess_type(ref.filename)[0] or ""
+        attachment = Attachment(
+            entry=entry,
+            filename=(ref.filename or "attachment")[:255],
+            content_type=content_type[:100] or "application/octet-stream",
+            size=ref.size or (len(ref.content) if ref.content is not None else 0),
+            source_url=ref.url[:1000],
+        )
+        if ref.content is not None:
+            check_attachment(attachment.filename, attachment.content_type, len(ref.content))
+            attachment.file.save(attachment.filename, ContentFile(ref.content), save=False)
+        attachment.save()
+        stored.append(attachment)
+    return stored
+
+
+def check_attachment(filename: str, content_type: str, size: int) -> None:
+    """Raise ActionError when a file breaks the size or type limits."""
+    if size > settings.ATTACHMENT_MAX_BYTES:
+        raise ActionError(
+            _("%(name)s is %(size)d bytes; the limit is %(limit)d bytes.")
+            % {"name": filename, "size": size, "limit": settings.ATTACHMENT_MAX_BYTES}
+        )
+    if content_type in settings.ATTACHMENT_BLOCKED_TYPES:
+        raise ActionError(_("Files of type %(type)s are not accepted.") % {"type": content_type})
+
+
+def _publish_entry(entry: Entry, *, created_conversation: bool = False) -> None:
+    conversation = entry.conversation
+    payload = entry_payload(entry)
+    realtime.publish_on_commit(
+        realtime.conversation_group(conversation.pk), {"type": "entry.created", "entry": payload}
+    )
+    summary = conversation_summary(conversation)
+    kind = "conversation.created" if created_conversation else "conversation.updated"
+    realtime.publish_on_commit(
+        realtime.team_group(conversation.team_id), {"type": kind, "conversation": summary}
+    )
+    if entry.kind != Entry.Kind.NOTE:
+        realtime.publish_on_commit(
+            realtime.visitor_group(conversation.contact_id),
+            {"type": "entry.created", "entry": payload},
+        )
+
+
+@transaction.atomic
+def record_inbound(msg: InboundMessage) -> Recorded:
+    """Record a normalized message from any channel on the customer's timeline.
+
+    Idempotent: the same (inbox, provider id), or the same widget client id, is one
+    entry however often it arrives, from however many processes at once.
+    """
+    if msg.provider_id:
+        existing = Entry.objects.filter(inbox_id=msg.inbox_id, provider_id=msg.provider_id).first()
+        if existing is not None:
+            return Recorded(existing, False)
+    contact = resolve_contact(msg.identities, msg.contact_name)
+    contact = locks.lock_contact(contact.pk)
+    if msg.client_id is not None:
+        existing = Entry.objects.filter(contact=contact, client_id=msg.client_id).first()
+        if existing is not None:
+            return Recorded(existing, False)
+    at = msg.occurred_at or timezone.now()
+    if msg.direction == "outbound":
+        return _record_echo(contact, msg, at)
+
+    conversation, created = _pick_conversation(contact, msg, at)
+    conversation = locks.lock_conversation(conversation.pk)
+    previous_channel = conversation.last_inbound_channel
+    entry = Entry(
+        conversation=conversation,
+        contact=contact,
+        kind=Entry.Kind.INBOUND,
+        channel=msg.channel,
+        inbox_id=msg.inbox_id,
+        subject=msg.subject[:300],
+        body=msg.body,
+        html=msg.html,
+        provider_id=msg.provider_id,
+        client_id=msg.client_id,
+        is_auto=msg.is_auto,
+        parameters=msg.parameters,
+        occurred_at=at,
+    )
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        # Another process recorded the same provider id between our check and insert.
+        existing = Entry.objects.filter(
+            Q(inbox_id=msg.inbox_id, provider_id=msg.provider_id)
+            if msg.provider_id
+            else Q(contact=contact, client_id=msg.client_id)
+        ).first()
+        if existing is None:
+            raise
+        return Recorded(existing, False)
+    _store_attachments(entry, msg.attachments)
+
+    if previous_channel and previous_channel != msg.channel:
+        switch = events.event_channel_switched(
+            conversation, None, previous_channel, msg.channel, by="customer", at=at
+        )
+        _publish_entry(switch)
+    _apply_inbound_lifecycle(conversation, entry)
+    _publish_entry(entry, created_conversation=created)
+    return Recorded(entry, True)
+
+
+def _apply_inbound_lifecycle(conversation: Conversation, entry: Entry) -> None:
+    at = entry.occurred_at
+    fields = ["updated_at"]
+    if conversation.first_inbound_at is None or at < conversation.first_inbound_at:
+        conversation.first_inbound_at = at
+        fields.append("first_inbound_at")
+        if not conversation.first_channel:
+            conversation.first_channel = entry.channel
+            fields.append("first_channel")
+    if conversation.last_inbound_at is None or at >= conversation.last_inbound_at:
+        conversation.last_inbound_at = at
+        conversation.last_inbound_channel = entry.channel
+        fields += ["last_inbound_at", "last_inbound_channel"]
+    if conversation.last_message_at is None or at > conversation.last_message_at:
+        conversation.last_message_at = at
+        fields.append("last_message_at")
+    if conversation.waiting_since is None and not entry.is_auto:
+        conversation.waiting_since = at
+        fields.append("waiting_since")
+    if conversation.status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
+        old = conversation.status
+        conversation.status = Conversation.Status.OPEN
+        conversation.snoozed_until = None
+        fields += ["status", "snoozed_until"]
+        events.event_status_changed(conversation, None, old, conversation.status, at)
+    conversation.save(update_fields=fields)
+
+
+def _record_echo(contact: Contact, msg: InboundMessage, at: datetime) -> Recorded:
+    """A message the business sent from elsewhere (e.g. the WhatsApp Business app)."""
+    conversation, created = _pick_conversation(contact, msg, at)
+    conversation = locks.lock_conversation(conversation.pk)
+    entry = Entry(
+        conversation=conversation,
+        contact=contact,
+        kind=Entry.Kind.OUTBOUND,
+        channel=msg.channel,
+        inbox_id=msg.inbox_id,
+        body=msg.body,
+        html=msg.html,
+        provider_id=msg.provider_id,
+        delivery_status=Entry.Delivery.SENT,
+        is_auto=msg.is_auto,
+        parameters={**msg.parameters, "echo": True},
+        occurred_at=at,
+    )
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        existing = Entry.objects.filter(inbox_id=msg.inbox_id, provider_id=msg.provider_id).first()
+        if existing is None:
+            raise
+        return Recorded(existing, False)
+    _store_attachments(entry, msg.attachments)
+    _apply_reply_lifecycle(conversation, entry)
+    _publish_entry(entry, created_conversation=created)
+    return Recorded(entry, True)
+
+
+@transaction.atomic
+def record_delivery(update: DeliveryUpdate) -> Entry | None:
+    """Move an outbound entry's delivery status forward; None if it isn't ours."""
+    entry = (
+        Entry.objects.select_for_update()
+        .filter(inbox_id=update.inbox_id, provider_id=update.provider_id, kind=Entry.Kind.OUTBOUND)
+        .first()
+    )
+    if entry is None or not entry.delivery_moves_to(update.status):
+        return entry
+    entry.delivery_status = update.status
+    fields = ["delivery_status"]
+    if update.status == Entry.Delivery.FAILED:
+        entry.delivery_error = update.error[:2000]
+        fields.append("delivery_error")
+    entry.save(update_fields=fields)
+    if update.status == Entry.Delivery.FAILED:
+        events.event_delivery_failed(entry.conversation, entry, entry.delivery_error)
+    _publish_entry_update(entry)
+    return entry
+
+
+def _publish_entry_update(entry: Entry) -> None:
+    realtime.publish_on_commit(
+        realtime.conversation_group(entry.conversation_id),
+        {"type": "entry.updated", "entry": entry_payload(entry)},
+    )
+
+
+# --- outbound ---------------------------------------------------------------------
+
+
+def _apply_reply_lifecycle(conversation: Conversation, entry: Entry) -> None:
+    at = entry.occurred_at
+    fields = ["updated_at", "last_message_at"]
+    conversation.last_message_at = max(filter(None, [conversation.last_message_at, at]))
+    if not entry.is_auto:
+        conversation.human_reply_count += 1
+        fields.append("human_reply_count")
+        if conversation.first_human_reply_at is None or at < conversation.first_human_reply_at:
+            conversation.first_human_reply_at = at
+            fields.append("first_human_reply_at")
+        if conversation.waiting_since is not None:
+            conversation.waiting_since = None
+            fields.append("waiting_since")
+    conversation.save(update_fields=fields)
+
+
+def default_reply_channel(conversation: Conversation) -> str:
+    """The channel of the last inbound message; the composer starts there."""
+    return conversation.last_inbound_channel or conversation.first_channel or ""
+
+
+def _reply_inbox_id(conversation: Conversation, channel: str) -> int | None:
+    # The inbox through which this contact last reached us (or we reached them) on
+    # that channel; it holds the credentials and the address the customer knows.
+    last = (
+        Entry.objects.filter(
+            contact_id=conversation.contact_id,
+            channel=channel,
+            kind__in=(Entry.Kind.INBOUND, Entry.Kind.OUTBOUND),
+            inbox__isnull=False,
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list("inbox_id", flat=True)
+        .first()
+    )
+    return last if last is not None else conversation.inbox_id
+
+
+@transaction.atomic
+def reply(
+    conversation: Conversation,
+    author: Agent | None,
+    body: str,
+    *,
+    via: str | None = None,
+    inbox_id: int | None = None,
+    is_auto: bool = False,
+    subject: str = "",
+    attachments: list[AttachmentRef] | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> Entry:
+    """Queue a public reply on a channel; a task sends it and records delivery."""
+    body = body.strip()
+    if not body and not attachments:
+        raise ActionError(_("A reply needs text or an attachment."))
+    channel = via or default_reply_channel(conversation)
+    if not channel:
+        raise ActionError(_("This conversation has no channel to reply on yet."))
+    inbox_id = inbox_id or _reply_inbox_id(conversation, channel)
+    if inbox_id is None:
+        raise ActionError(
+            _("There is no inbox to reach this contact by %(channel)s.") % {"channel": channel}
+        )
+    conversation = locks.lock_conversation(conversation.pk)
+    now = timezone.now()
+    default_channel = default_reply_channel(conversation)
+    if via and default_channel and via != default_channel:
+        switch = events.event_channel_switched(
+            conversation, author, default_channel, via, by="agent", at=now
+        )
+        _publish_entry(switch)
+    entry = Entry.objects.create(
+        conversation=conversation,
+        contact_id=conversation.contact_id,
+        kind=Entry.Kind.OUTBOUND,
+        channel=channel,
+        inbox_id=inbox_id,
+        author=author,
+        subject=subject[:300],
+        body=body,
+        delivery_status=Entry.Delivery.QUEUED,
+        is_auto=is_auto,
+        parameters=parameters or {},
+        occurred_at=now,
+    )
+    _store_attachments(entry, attachments or [])
+    _apply_reply_lifecycle(conversation, entry)
+    _publish_entry(entry)
+    enqueue_on_commit(SEND_OUTBOUND_TASK, entry.pk)
+    return entry
+
+
+def claim_for_sending(entry_id: int) -> Entry | None:
+    """Take a queued reply for sending; None if another worker has it or it's gone.
+
+    A conditional UPDATE, so the same send task running twice sends once.
+    """
+    claimed = Entry.objects.filter(pk=entry_id, delivery_status=Entry.Delivery.QUEUED).update(
+        delivery_status=Entry.Delivery.SENDING, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return None
+    return Entry.objects.select_related("inbox", "conversation", "contact", "author").get(
+        pk=entry_id
+    )
+
+
+@transaction.atomic
+def mark_delivery(
+    entry_id: int, status: str, *, error: str = "", provider_id: str | None = None
+) -> Entry | None:
+    """Record what the send task learned: sent (with the provider id), queued again
+    for a retry, or failed for good."""
+    entry = Entry.objects.select_for_update().filter(pk=entry_id).first()
+    if entry is None:
+        return None
+    fields = ["delivery_status", "delivery_error"]
+    if provider_id and not entry.provider_id:
+        entry.provider_id = provider_id[:255]
+        fields.append("provider_id")
+    if status == Entry.Delivery.QUEUED:
+        # A retry: only from "sending", never backwards from a provider's callback.
+        if entry.delivery_status != Entry.Delivery.SENDING:
+            return entry
+        entry.delivery_status = status
+    elif entry.delivery_moves_to(status):
+        entry.delivery_status = status
+    entry.delivery_error = error[:2000]
+    entry.save(update_fields=fields)
+    if status == Entry.Delivery.FAILED:
+        events.event_delivery_failed(entry.conversation, entry, error)
+    _publish_entry_update(entry)
+    return entry
+
+
+@transaction.atomic
+def retry_delivery(entry: Entry, actor: Agent | None) -> Entry:
+    """The agent's retry button on a failed reply."""
+    entry = locks.lock_entry(entry.pk)
+    if entry.delivery_status != Entry.Delivery.FAILED:
+        raise ActionError(_("Only a failed reply can be retried."))
+    entry.delivery_status = Entry.Delivery.QUEUED
+    entry.delivery_error = ""
+    entry.attempts = 0
+    entry.save(update_fields=["delivery_status", "delivery_error", "attempts"])
+    _publish_entry_update(entry)
+    enqueue_on_commit(SEND_OUTBOUND_TASK, entry.pk)
+    return entry
+
+
+# --- agent actions -----------------------------------------------------------------
+
+
+@transaction.atomic
+def add_note(conversation: Conversation, author: Agent, body: str) -> Entry:
+    body = body.strip()
+    if not body:
+        raise ActionError(_("A note needs text."))
+    entry = Entry.objects.create(
+        conversation=conversation,
+        contact_id=conversation.contact_id,
+        kind=Entry.Kind.NOTE,
+        author=author,
+        body=body,
+    )
+    _publish_entry(entry)
+    return entry
+
+
+@transaction.atomic
+def assign(
+    conversation: Conversation,
+    actor: Agent | None,
+    *,
+    assignee: Agent | None = None,
+    team: Team | None = None,
+    keep_team: bool = True,
+) -> Conversation:
+    conversation = locks.lock_conversation(conversation.pk)
+    if assignee is not None and not assignee.is_active:
+        raise ActionError(_("%(agent)s is not active.") % {"agent": assignee})
+    conversation.assignee = assignee
+    if team is not None or not keep_team:
+        conversation.team = team
+    conversation.save(update_fields=["assignee", "team", "updated_at"])
+    entry = events.event_assigned(
+        conversation, actor, assignee, conversation.team.name if conversation.team else None
+    )
+    _publish_entry(entry)
+    if assignee is not None:
+        realtime.publish_on_commit(
+            realtime.agent_group(assignee.pk),
+            {"type": "notification", "kind": "assigned", "conversation": conversation.pk},
+        )
+    return conversation
+
+
+@transaction.atomic
+def set_status(
+    conversation: Conversation,
+    actor: Agent | None,
+    status: str,
+    *,
+    snoozed_until: datetime | None = None,
+    at: datetime | None = None,
+) -> Conversation:
+    """Open, pending, snooze (until a time) or resolve a conversation."""
+    if status not in Conversation.Status.values:
+        raise ActionError(_("Unknown status %(status)s.") % {"status": status})
+    conversation = locks.lock_conversation(conversation.pk)
+    old = conversation.status
+    at = at or timezone.now()
+    if status == Conversation.Status.SNOOZED:
+        if snoozed_until is None or snoozed_until <= at:
+            raise ActionError(_("Snooze needs a time in the future."))
+    if old == status and status != Conversation.Status.SNOOZED:
+        return conversation
+    conversation.status = status
+    conversation.snoozed_until = snoozed_until if status == Conversation.Status.SNOOZED else None
+    fields = ["status", "snoozed_until", "updated_at"]
+    if status == Conversation.Status.RESOLVED:
+        conversation.resolved_at = at
+        conversation.waiting_since = None
+        fields += ["resolved_at", "waiting_since"]
+    if old == Conversation.Status.RESOLVED:
+        conversation.reopened_count += 1
+        fields.append("reopened_count")
+    conversation.save(update_fields=fields)
+    extra = {"until": snoozed_until.isoformat()} if snoozed_until else {}
+    entry = events.event_status_changed(conversation, actor, old, status, at, **extra)
+    _publish_entry(entry)
+    return conversation
+
+
+@transaction.atomic
+def set_priority(conversation: Conversation, actor: Agent | None, priority: str) -> Conversation:
+    if priority not in Conversation.Priority.values:
+        raise ActionError(_("Unknown priority %(priority)s.") % {"priority": priority})
+    conversation = locks.lock_conversation(conversation.pk)
+    old = conversation.priority
+    if old == priority:
+        return conversation
+    conversation.priority = priority
+    conversation.save(update_fields=["priority", "updated_at"])
+    _publish_entry(events.event_priority_changed(conversation, actor, old, priority))
+    return conversation
+
+
+@transaction.atomic
+def set_labels(conversation: Conversation, actor: Agent | None, names: list[str]) -> Conversation:
+    conversation = locks.lock_conversation(conversation.pk)
+    wanted = {n.strip()[:64] for n in names if n.strip()}
+    current = set(conversation.labels.values_list("name", flat=True))
+    added, removed = sorted(wanted - current), sorted(current - wanted)
+    if not added and not removed:
+        return conversation
+    labels = [Label.objects.get_or_create(name=name)[0] for name in added]
+    conversation.labels.add(*labels)
+    conversation.labels.remove(*Label.objects.filter(name__in=removed))
+    conversation.save(update_fields=["updated_at"])
+    _publish_entry(events.event_labels_changed(conversation, actor, added, removed))
+    return conversation
+
+
+def wake_snoozed(now: datetime | None = None) -> int:
+    """Reopen snoozed conversations whose time has come; safe to run in parallel."""
+    now = now or timezone.now()
+    due = list(
+        Conversation.objects.filter(
+            status=Conversation.Status.SNOOZED, snoozed_until__lte=now
+        ).values_list("pk", flat=True)[:500]
+    )
+    woken = 0
+    for conversation_id in due:
+        with transaction.atomic():
+            conversation = locks.lock_conversation(conversation_id)
+            if conversation.status != Conversation.Status.SNOOZED:
+                continue  # another worker got it first
+            set_status(conversation, None, Conversation.Status.OPEN, at=now)
+            woken += 1
+    return woken

@@ -1,0 +1,81 @@
+"""Agents (Django users), teams and roles."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AgentManager(BaseUserManager["Agent"]):
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> Agent:
+        if not email:
+            raise ValueError("An agent needs an e-mail address")
+        agent = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            agent.set_password(password)
+        else:
+            agent.set_unusable_password()
+        agent.save(using=self._db)
+        return agent
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> Agent:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        extra.setdefault("role", Agent.Role.ADMIN)
+        return self.create_user(email, password, **extra)
+
+
+class Agent(AbstractBaseUser, PermissionsMixin):
+    class Role(models.TextChoices):
+        AGENT = "agent", _("Agent")
+        SUPERVISOR = "supervisor", _("Supervisor")
+        ADMIN = "admin", _("Admin")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(_("e-mail"), unique=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.AGENT)
+    phone = models.CharField(
+        _("phone"), max_length=32, blank=True, help_text=_("E.164; rung for phone calls")
+    )
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[AgentManager] = AgentManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        ordering = ("email",)
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email.split("@")[0]
+
+    @property
+    def sees_all_teams(self) -> bool:
+        return self.role in (self.Role.SUPERVISOR, self.Role.ADMIN) or self.is_superuser
+
+
+class Team(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    members = models.ManyToManyField(Agent, related_name="teams", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
