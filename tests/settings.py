@@ -6,6 +6,7 @@ real Celery worker themselves. DATABASE_URL / REDIS_URL choose PostgreSQL and Re
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -23,3 +24,9 @@ TIME_ZONE = "Asia/Tokyo"
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, one per test process: browser tests serve pages from another thread,
+    # and parallel runs must not share it.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"helpdesk-test-{os.getpid()}.sqlite3")
+    }
