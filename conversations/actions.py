@@ -20,7 +20,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from conversations import events, locks, realtime
+from conversations import events, locks, realtime, signals
 from conversations.identities import IdentityRef
 from conversations.inbound import AttachmentRef, DeliveryUpdate, InboundMessage
 from conversations.models import Attachment, Contact, Conversation, Entry, Identity, Label
@@ -81,6 +81,7 @@ def resolve_contact(refs: list[IdentityRef], name: str = "") -> Contact:
             with transaction.atomic():
                 if owner is None:
                     owner = Contact.objects.create(name=name[:200])
+                    signals.send_on_commit(signals.contact_created, contact_id=owner.pk)
                 elif name and not owner.name:
                     owner.name = name[:200]
                     owner.save(update_fields=["name", "updated_at"])
@@ -147,6 +148,7 @@ def merge_contacts(source: Contact, target: Contact, actor: Agent | None = None)
     target.save(update_fields=["attributes", "name", "updated_at"])
     source.merged_into = target
     source.save(update_fields=["merged_into", "updated_at"])
+    signals.send_on_commit(signals.contacts_merged, source_id=source.pk, target_id=target.pk)
     latest = Conversation.objects.filter(contact=target).order_by("-last_message_at", "-id").first()
     if latest is not None:
         entry = events.event_contacts_merged(latest, actor, source.pk, source.name, moved)
@@ -237,6 +239,13 @@ def _reopen(conversation: Conversation, at: datetime, reason: str, actor: Agent 
     conversation.save(update_fields=["status", "reopened_count", "snoozed_until", "updated_at"])
     events.event_reopened(conversation, actor, reason, at)
     events.event_status_changed(conversation, actor, old, conversation.status, at)
+    signals.send_on_commit(
+        signals.conversation_changed,
+        conversation_id=conversation.pk,
+        change="status",
+        old=old,
+        new=conversation.status,
+    )
 
 
 def _pick_conversation(
@@ -315,6 +324,15 @@ def _publish_entry(entry: Entry, *, created_conversation: bool = False) -> None:
             realtime.visitor_group(conversation.contact_id),
             {"type": "entry.created", "entry": payload},
         )
+    if created_conversation:
+        signals.send_on_commit(signals.conversation_created, conversation_id=conversation.pk)
+    signals.send_on_commit(
+        signals.entry_created,
+        entry_id=entry.pk,
+        conversation_id=conversation.pk,
+        kind=entry.kind,
+        event=entry.event,
+    )
 
 
 @transaction.atomic
@@ -406,6 +424,13 @@ def _apply_inbound_lifecycle(conversation: Conversation, entry: Entry) -> None:
         conversation.snoozed_until = None
         fields += ["status", "snoozed_until"]
         events.event_status_changed(conversation, None, old, conversation.status, at)
+        signals.send_on_commit(
+            signals.conversation_changed,
+            conversation_id=conversation.pk,
+            change="status",
+            old=old,
+            new=conversation.status,
+        )
     conversation.save(update_fields=fields)
 
 
@@ -662,6 +687,13 @@ def assign(
         conversation, actor, assignee, conversation.team.name if conversation.team else None
     )
     _publish_entry(entry)
+    signals.send_on_commit(
+        signals.conversation_changed,
+        conversation_id=conversation.pk,
+        change="assigned",
+        old=None,
+        new=assignee.pk if assignee else None,
+    )
     if assignee is not None:
         realtime.publish_on_commit(
             realtime.agent_group(assignee.pk),
@@ -704,6 +736,13 @@ def set_status(
     extra = {"until": snoozed_until.isoformat()} if snoozed_until else {}
     entry = events.event_status_changed(conversation, actor, old, status, at, **extra)
     _publish_entry(entry)
+    signals.send_on_commit(
+        signals.conversation_changed,
+        conversation_id=conversation.pk,
+        change="status",
+        old=old,
+        new=status,
+    )
     return conversation
 
 
@@ -718,6 +757,13 @@ def set_priority(conversation: Conversation, actor: Agent | None, priority: str)
     conversation.priority = priority
     conversation.save(update_fields=["priority", "updated_at"])
     _publish_entry(events.event_priority_changed(conversation, actor, old, priority))
+    signals.send_on_commit(
+        signals.conversation_changed,
+        conversation_id=conversation.pk,
+        change="priority",
+        old=old,
+        new=priority,
+    )
     return conversation
 
 
@@ -734,6 +780,13 @@ def set_labels(conversation: Conversation, actor: Agent | None, names: list[str]
     conversation.labels.remove(*Label.objects.filter(name__in=removed))
     conversation.save(update_fields=["updated_at"])
     _publish_entry(events.event_labels_changed(conversation, actor, added, removed))
+    signals.send_on_commit(
+        signals.conversation_changed,
+        conversation_id=conversation.pk,
+        change="labels",
+        old=removed,
+        new=added,
+    )
     return conversation
 
 
