@@ -96,3 +96,65 @@ def event_contacts_merged(
 def event_delivery_failed(conversation: Conversation, entry: Entry, reason: str) -> Entry:
     parameters = {"entry": str(entry.public_id), "reason": reason}
     return _event(conversation, "delivery_failed", None, parameters, channel=entry.channel)
+
+
+# --- calls (one entry per call; these mark its moments on the timeline) ---------------
+
+
+def _call_event(
+    conversation: Conversation, event: str, call: Entry, extra: dict[str, Any], at: Any
+) -> Entry:
+    parameters = {"call": str(call.public_id), **extra}
+    return _event(conversation, event, None, parameters, at, channel=call.channel)
+
+
+def event_call_started(conversation: Conversation, call: Entry, at: Any = None) -> Entry:
+    direction = call.parameters.get("direction", "inbound")
+    return _call_event(conversation, "call_started", call, {"direction": direction}, at)
+
+
+def event_call_answered(
+    conversation: Conversation, call: Entry, answered_by: str, at: Any = None
+) -> Entry:
+    return _call_event(conversation, "call_answered", call, {"answered_by": answered_by}, at)
+
+
+def event_call_missed(
+    conversation: Conversation, call: Entry, voicemail: bool, at: Any = None
+) -> Entry:
+    return _call_event(conversation, "call_missed", call, {"voicemail": voicemail}, at)
+
+
+def event_call_ended(
+    conversation: Conversation, call: Entry, status: str, duration: int | None, at: Any = None
+) -> Entry:
+    extra = {"status": status, "duration": duration}
+    return _call_event(conversation, "call_ended", call, extra, at)
+
+
+def event_callback_requested(
+    conversation: Conversation, actor: Agent | None, number: str, source: str, at: Any = None
+) -> Entry:
+    parameters = {"number": number, "source": source}
+    return _event(conversation, "callback_requested", actor, parameters, at, channel="phone")
+
+
+def event_survey_requested(
+    conversation: Conversation, survey: str, channel: str, parameters: dict[str, Any]
+) -> Entry:
+    """We asked the customer to rate the conversation (the chat widget shows buttons)."""
+    return _event(
+        conversation, "survey_requested", None, {"survey": survey, **parameters}, channel=channel
+    )
+
+
+def event_survey_answered(
+    conversation: Conversation,
+    survey: str,
+    score: int,
+    comment: str,
+    channel: str = "",
+    at: Any = None,
+) -> Entry:
+    parameters = {"survey": survey, "score": score, "comment": comment}
+    return _event(conversation, "survey_answered", None, parameters, at, channel=channel)
