@@ -79,3 +79,44 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True, agent__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A personal API token: `Authorization: Bearer <token>` acts as its agent.
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, when
+    it is created (helpdesk.tokens.create_token).
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read only")
+        WRITE = "write", _("Read and write")
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    # The first characters of the token, so an agent can tell their tokens apart.
+    prefix = models.CharField(max_length=12)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Updated at most once a minute (helpdesk.authentication), not on every request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = _("API token")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.agent})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == self.Scope.WRITE

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "helpdesk",
     "conversations",
@@ -207,10 +208,27 @@ WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120)
 # --- API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "helpdesk.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "helpdesk.permissions.TokenScope",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "helpdesk.api_schema.HelpdeskAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "helpdesk.pagination.StableCursorPagination",
+    "EXCEPTION_HANDLER": "helpdesk.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_RATE_ANON", "60/min"),
+        "user": env_str("API_RATE_USER", "1200/min"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",
@@ -232,3 +250,38 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- REST API and webhooks ------------------------------------------------------------
+SPECTACULAR_SETTINGS.update(
+    {
+        "DESCRIPTION": (
+            "The help desk's REST API. Authenticate with a personal token "
+            "(`Authorization: Bearer <token>`, created with `manage.py api_token create`) "
+            "or the browser session. Errors always look like "
+            '`{"error": {"code": ..., "message": ..., "fields": {...}}}`.'
+        ),
+        "COMPONENT_SPLIT_REQUEST": True,
+        # Redoc and Swagger UI assets served from the installed sidecar: no CDN needed.
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "SCHEMA_PATH_PREFIX": "/api/v1",
+        "ENUM_NAME_OVERRIDES": {
+            "ConversationStatusEnum": "conversations.models.Conversation.Status",
+            "ChannelEnum": "conversations.models.Channel",
+            "IdentityKindEnum": "conversations.models.IdentityKind",
+            "DeliveryStatusEnum": "conversations.models.Entry.Delivery",
+            "PriorityEnum": "conversations.models.Conversation.Priority",
+        },
+    }
+)
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
+# Outbound webhooks: each delivery is tried this many times (with exponential
+# backoff, WEBHOOK_BACKOFF_SECONDS * 2**n) before it counts as failed; a
+# subscription is disabled after this many consecutive failed deliveries.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 3)
+WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 30)
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 3)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+

@@ -15,6 +15,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("hooks/", include("channels_in.urls")),
+    path("api/v1/", include("conversations.api_urls")),
+    path("api/", include("helpdesk.api_urls")),
 ]
 
 if settings.DEBUG:
