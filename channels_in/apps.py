@@ -8,4 +8,4 @@ class ChannelsInConfig(AppConfig):
     verbose_name = "Channels"
 
     def ready(self) -> None:
-        from channels_in import checks, receivers, tasks  # noqa: F401  (registers them)
+        from channels_in import checks, media, receivers, tasks  # noqa: F401  (registers them)

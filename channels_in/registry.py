@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 
 ADAPTERS: dict[str, str] = {
     "api": "channels_in.adapters.api.ApiAdapter",
+    "whatsapp_cloud": "channels_in.adapters.whatsapp_cloud.WhatsAppCloudAdapter",
+    "messenger": "channels_in.adapters.messenger.MessengerAdapter",
+    "instagram": "channels_in.adapters.instagram.InstagramAdapter",
+    "telegram": "channels_in.adapters.telegram.TelegramAdapter",
 }
 
 

@@ -8,4 +8,6 @@ app_name = "channels_in"
 
 urlpatterns = [
     path("api/<slug:slug>/", views.api_hook, name="api"),
+    path("meta/<slug:slug>/", views.meta_hook, name="meta"),
+    path("telegram/<slug:slug>/", views.telegram_hook, name="telegram"),
 ]

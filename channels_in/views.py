@@ -6,7 +6,7 @@ import logging
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from channels_in import actions
 from channels_in.base import ChannelError, SignatureError
@@ -54,3 +54,22 @@ def receive(request: HttpRequest, prefix: str, slug: str, topic: str = "") -> Ht
 @require_POST
 def api_hook(request: HttpRequest, slug: str) -> HttpResponse:
     return receive(request, "api", slug)
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def meta_hook(request: HttpRequest, slug: str) -> HttpResponse:
+    """WhatsApp Cloud, Messenger, Instagram: GET is Meta's subscription handshake."""
+    if request.method == "GET":
+        from channels_in.adapters.meta import MetaAdapter
+
+        adapter = adapter_for(get_inbox("meta", slug))
+        if not isinstance(adapter, MetaAdapter):
+            raise Http404("no such inbox")
+        return adapter.handshake(request.GET)
+    return receive(request, "meta", slug)
+
+
+@csrf_exempt
+@require_POST
+def telegram_hook(request: HttpRequest, slug: str) -> HttpResponse:
+    return receive(request, "telegram", slug)

@@ -285,3 +285,11 @@ WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 30)
 WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 3)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 
+# --- Meta and Telegram --------------------------------------------------------------
+# Graph API for WhatsApp Cloud, Messenger and Instagram (an inbox may set `graph_url`,
+# e.g. https://graph.instagram.com for Instagram Login apps).
+META_GRAPH_URL = env_str("META_GRAPH_URL", "https://graph.facebook.com").rstrip("/")
+META_GRAPH_VERSION = env_str("META_GRAPH_VERSION", "v25.0")
+META_HTTP_TIMEOUT = env_int("META_HTTP_TIMEOUT", 10)
+TELEGRAM_API_URL = env_str("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/")
+TELEGRAM_HTTP_TIMEOUT = env_int("TELEGRAM_HTTP_TIMEOUT", 10)
