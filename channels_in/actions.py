@@ -225,3 +225,23 @@ def remove_inbox(inbox: Inbox) -> None:
     inbox.is_active = False
     inbox.slug = f"{inbox.slug}--removed-{inbox.pk}"[:64]
     inbox.save(update_fields=["is_active", "slug"])
+
+
+# --- e-mail -------------------------------------------------------------------------
+
+
+def update_inbox_config(inbox_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """Merge `values` into an inbox's config (e.g. IMAP UIDVALIDITY and last UID)."""
+    with transaction.atomic():
+        inbox = Inbox.objects.select_for_update().get(pk=inbox_id)
+        inbox.config = {**inbox.config, **values}
+        inbox.save(update_fields=["config"])
+    return inbox.config
+
+
+def set_entry_parameters(entry_id: int, values: dict[str, Any]) -> None:
+    """Merge provider details learned after sending (an ESP's message id) into an entry."""
+    with transaction.atomic():
+        entry = Entry.objects.select_for_update().get(pk=entry_id)
+        entry.parameters = {**entry.parameters, **values}
+        entry.save(update_fields=["parameters"])

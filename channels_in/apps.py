@@ -9,3 +9,5 @@ class ChannelsInConfig(AppConfig):
 
     def ready(self) -> None:
         from channels_in import checks, media, receivers, tasks  # noqa: F401  (registers them)
+        from channels_in.email import receivers as email_receivers  # noqa: F401
+        from channels_in.email import tasks as email_tasks  # noqa: F401

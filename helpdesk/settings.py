@@ -293,3 +293,44 @@ META_GRAPH_VERSION = env_str("META_GRAPH_VERSION", "v25.0")
 META_HTTP_TIMEOUT = env_int("META_HTTP_TIMEOUT", 10)
 TELEGRAM_API_URL = env_str("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/")
 TELEGRAM_HTTP_TIMEOUT = env_int("TELEGRAM_HTTP_TIMEOUT", 10)
+
+# --- e-mail -------------------------------------------------------------------------
+# Poll every email inbox with an imap_host this often (seconds), from Celery beat.
+EMAIL_IMAP_POLL_SECONDS = env_int("EMAIL_IMAP_POLL_SECONDS", 60)
+EMAIL_IMAP_TIMEOUT = env_int("EMAIL_IMAP_TIMEOUT", 30)
+# Messages fetched per poll and inbox; the rest wait for the next poll.
+EMAIL_IMAP_BATCH = env_int("EMAIL_IMAP_BATCH", 200)
+# At most this many automatic mails (acknowledgements, surveys) per recipient per hour.
+EMAIL_AUTO_REPLY_LIMIT_PER_HOUR = env_int("EMAIL_AUTO_REPLY_LIMIT_PER_HOUR", 3)
+CELERY_BEAT_SCHEDULE["poll-imap"] = {
+    "task": "channels_in.poll_imap",
+    "schedule": float(EMAIL_IMAP_POLL_SECONDS),
+}
+# django-anymail: ESP backends (EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend)
+# and inbound/tracking webhooks under /hooks/anymail/<esp>/. Webhooks without
+# ANYMAIL_WEBHOOK_SECRET are refused (channels_in/email/receivers.py).
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "WEBHOOK_SECRET": env_secret("ANYMAIL_WEBHOOK_SECRET"),
+        "MAILGUN_API_KEY": env_secret("MAILGUN_API_KEY"),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env_secret("MAILGUN_WEBHOOK_SIGNING_KEY"),
+        "MAILGUN_SENDER_DOMAIN": env_str("MAILGUN_SENDER_DOMAIN"),
+        "POSTMARK_SERVER_TOKEN": env_secret("POSTMARK_SERVER_TOKEN"),
+        "SENDGRID_API_KEY": env_secret("SENDGRID_API_KEY"),
+        "BREVO_API_KEY": env_secret("BREVO_API_KEY"),
+        "MAILERSEND_API_TOKEN": env_secret("MAILERSEND_API_TOKEN"),
+        "MAILERSEND_INBOUND_SECRET": env_secret("MAILERSEND_INBOUND_SECRET"),
+        "MAILERSEND_SIGNING_SECRET": env_secret("MAILERSEND_SIGNING_SECRET"),
+        "RESEND_API_KEY": env_secret("RESEND_API_KEY"),
+        "RESEND_INBOUND_SECRET": env_secret("RESEND_INBOUND_SECRET"),
+        "RESEND_SIGNING_SECRET": env_secret("RESEND_SIGNING_SECRET"),
+        "MANDRILL_API_KEY": env_secret("MANDRILL_API_KEY"),
+        "MANDRILL_WEBHOOK_KEY": env_secret("MANDRILL_WEBHOOK_KEY"),
+        "POSTAL_API_KEY": env_secret("POSTAL_API_KEY"),
+        "POSTAL_WEBHOOK_KEY": env_secret("POSTAL_WEBHOOK_KEY"),
+        "SPARKPOST_API_KEY": env_secret("SPARKPOST_API_KEY"),
+    }.items()
+    if value
+}
+INSTALLED_APPS += ["anymail"]

@@ -15,6 +15,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("hooks/", include("channels_in.urls")),
+    # E-mail inbound and tracking webhooks of the ESPs (signature checks in anymail).
+    path("hooks/anymail/", include("channels_in.email.urls")),
     path("api/v1/", include("conversations.api_urls")),
     path("api/", include("helpdesk.api_urls")),
 ]
