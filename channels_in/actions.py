@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from channels_in.base import ChannelError, DeliveryUpdate, InboundMessage
+from channels_in.base import CallUpdate, ChannelError, DeliveryUpdate, ParsedItem
 from channels_in.models import InboundEvent, Inbox
 from channels_in.registry import adapter_for
 from conversations import actions as core
@@ -68,10 +68,15 @@ class Outcome:
     error: str = ""
 
 
-def _record(item: InboundMessage | DeliveryUpdate, inbox: Inbox) -> int | None:
+def _record(item: ParsedItem, inbox: Inbox) -> int | None:
     if isinstance(item, DeliveryUpdate):
         entry = core.record_delivery(item)
         return entry.contact_id if entry else None
+    if isinstance(item, CallUpdate):
+        if item.team_id is None:
+            item.team_id = inbox.team_id
+        call = core.update_call(item)
+        return call.contact_id if call else None
     if item.team_id is None:
         item.team_id = inbox.team_id
     return core.record_inbound(item).entry.contact_id

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from conversations.inbound import (
     AttachmentRef,
+    CallUpdate,
     DeliveryUpdate,
     InboundMessage,
     ThreadHints,
@@ -22,6 +23,7 @@ from conversations.inbound import (
 __all__ = [
     "AttachmentRef",
     "BadPayload",
+    "CallUpdate",
     "ChannelAdapter",
     "ChannelError",
     "DeliveryUpdate",
@@ -64,7 +66,7 @@ class BadPayload(ChannelError):
         super().__init__(message, permanent=True, status=400)
 
 
-ParsedItem = InboundMessage | DeliveryUpdate
+ParsedItem = InboundMessage | DeliveryUpdate | CallUpdate
 
 
 class ChannelAdapter:

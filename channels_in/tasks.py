@@ -7,6 +7,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from channels_in import actions
+from channels_in.twilio import tasks as twilio_tasks  # noqa: F401  (registers them)
 
 
 def _backoff(retries: int) -> int:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from conversations import events, locks, realtime, signals
 from conversations.identities import IdentityRef
-from conversations.inbound import AttachmentRef, DeliveryUpdate, InboundMessage
+from conversations.inbound import AttachmentRef, CallUpdate, DeliveryUpdate, InboundMessage
 from conversations.models import Attachment, Contact, Conversation, Entry, Identity, Label
 from conversations.payloads import conversation_summary, entry_payload
 from helpdesk.models import Agent, Team
@@ -807,3 +807,208 @@ def wake_snoozed(now: datetime | None = None) -> int:
             set_status(conversation, None, Conversation.Status.OPEN, at=now)
             woken += 1
     return woken
+
+
+# --- calls -------------------------------------------------------------------------
+# A call is ONE timeline entry (channel "phone", provider_id = the provider's call id)
+# whose `parameters` fill in as the provider's callbacks arrive, in any order: status,
+# answered_by, duration, recording_url, transcript, missed. Its moments (started,
+# answered, missed, ended) are event entries written once each.
+
+CALL_STATUS_RANK: dict[str, int] = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    "completed": 4,
+    "busy": 4,
+    "no-answer": 4,
+    "canceled": 4,
+    "failed": 4,
+}
+CALL_TERMINAL_STATUSES = frozenset(s for s, rank in CALL_STATUS_RANK.items() if rank == 4)
+
+
+def _find_call(update: CallUpdate) -> tuple[int, int] | None:
+    calls = Entry.objects.filter(inbox_id=update.inbox_id, channel="phone")
+    found = calls.filter(provider_id=update.call_sid).values_list("pk", "conversation_id").first()
+    if found is None and update.entry_public_id is not None:
+        found = (
+            calls.filter(public_id=update.entry_public_id)
+            .values_list("pk", "conversation_id")
+            .first()
+        )
+    return found
+
+
+def _merge_call(old: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(old)
+    changes = dict(changes)
+    status = changes.pop("status", None)
+    if status and CALL_STATUS_RANK.get(status, -1) > CALL_STATUS_RANK.get(
+        str(old.get("status", "")), -1
+    ):
+        merged["status"] = status
+    for key, value in changes.items():
+        if value in (None, ""):
+            continue
+        if key in ("answered", "unanswered", "voicemail") and not value:
+            continue  # these only ever become true
+        merged[key] = value
+    answered = bool(merged.get("answered") or merged.get("answered_by"))
+    ended = merged.get("status") in CALL_TERMINAL_STATUSES or bool(merged.get("unanswered"))
+    merged["answered"] = answered
+    merged["missed"] = (
+        merged.get("direction", "inbound") == "inbound"
+        and not answered
+        and (ended or bool(merged.get("voicemail")))
+    )
+    return merged
+
+
+@transaction.atomic
+def update_call(update: CallUpdate) -> Entry | None:
+    """Merge what a callback says into the call's one entry; None if the call is unknown.
+
+    Creates the call (an inbound entry, through record_inbound) when the update names
+    the caller. Locks conversation, then entry (locks.py order), so callbacks racing
+    for the same call merge one after the other and each moment is written once.
+    """
+    found = _find_call(update)
+    if found is None:
+        if not update.identities:
+            return None
+        recorded = record_inbound(
+            InboundMessage(
+                inbox_id=update.inbox_id,
+                channel="phone",
+                identities=update.identities,
+                team_id=update.team_id,
+                provider_id=update.call_sid,
+                contact_name=update.contact_name,
+                occurred_at=update.occurred_at,
+                parameters={"direction": "inbound", "status": "ringing"},
+            )
+        )
+        if recorded.created:
+            _publish_entry(
+                events.event_call_started(
+                    recorded.entry.conversation, recorded.entry, recorded.entry.occurred_at
+                )
+            )
+        found = (recorded.entry.pk, recorded.entry.conversation_id)
+    entry_id, conversation_id = found
+    conversation = locks.lock_conversation(conversation_id)
+    call = locks.lock_entry(entry_id)
+    old = dict(call.parameters)
+    merged = _merge_call(old, update.changes)
+    fields = []
+    if merged != old:
+        call.parameters = merged
+        fields.append("parameters")
+    if update.call_sid and not call.provider_id:
+        call.provider_id = update.call_sid[:255]
+        fields.append("provider_id")
+    transcript = str(merged.get("transcript") or "")
+    if transcript and call.body != transcript:
+        call.body = transcript
+        fields.append("body")
+    if not fields:
+        return call
+    call.save(update_fields=fields)
+    at = update.occurred_at or timezone.now()
+    conversation_fields: list[str] = []
+    if merged["answered"] and not old.get("answered"):
+        who = str(merged.get("answered_by") or "")
+        _publish_entry(events.event_call_answered(conversation, call, who, at))
+        if merged.get("direction", "inbound") == "inbound" and conversation.waiting_since:
+            conversation.waiting_since = None  # an agent is talking to the customer
+            conversation_fields.append("waiting_since")
+    if merged["missed"] and not old.get("missed"):
+        _publish_entry(
+            events.event_call_missed(conversation, call, bool(merged.get("voicemail")), at)
+        )
+        if conversation.waiting_since is None:
+            # A missed call is a customer waiting for a call back.
+            conversation.waiting_since = call.occurred_at
+            conversation_fields.append("waiting_since")
+    status = str(merged.get("status", ""))
+    if status in CALL_TERMINAL_STATUSES and old.get("status") not in CALL_TERMINAL_STATUSES:
+        duration = merged.get("duration")
+        _publish_entry(
+            events.event_call_ended(
+                conversation, call, status, int(duration) if duration is not None else None, at
+            )
+        )
+    if conversation_fields:
+        conversation.save(update_fields=[*conversation_fields, "updated_at"])
+    _publish_entry_update(call)
+    return call
+
+
+@transaction.atomic
+def record_outbound_call(
+    conversation: Conversation,
+    agent: Agent,
+    inbox_id: int,
+    parameters: dict[str, Any],
+) -> Entry:
+    """The entry of a call we place (click to call, call back), before the provider has it.
+
+    It counts as the agent's answer: the customer stops waiting.
+    """
+    conversation = locks.lock_conversation(conversation.pk)
+    entry = Entry.objects.create(
+        conversation=conversation,
+        contact_id=conversation.contact_id,
+        kind=Entry.Kind.OUTBOUND,
+        channel="phone",
+        inbox_id=inbox_id,
+        author=agent,
+        parameters={"status": "queued", **parameters, "direction": "outbound"},
+        occurred_at=timezone.now(),
+    )
+    _apply_reply_lifecycle(conversation, entry)
+    _publish_entry(entry)
+    _publish_entry(events.event_call_started(conversation, entry, entry.occurred_at))
+    return entry
+
+
+@transaction.atomic
+def request_callback(
+    conversation: Conversation, actor: Agent | None, number: str, source: str
+) -> Entry:
+    """The customer asked to be called back: on the timeline, and waiting for us."""
+    conversation = locks.lock_conversation(conversation.pk)
+    now = timezone.now()
+    entry = events.event_callback_requested(conversation, actor, number, source, now)
+    if conversation.waiting_since is None:
+        conversation.waiting_since = now
+        conversation.save(update_fields=["waiting_since", "updated_at"])
+    _publish_entry(entry)
+    return entry
+
+
+@transaction.atomic
+def attach_file(attachment_id: int, content: bytes, content_type: str = "") -> Attachment | None:
+    """Fill a fetched file into an attachment recorded with only its provider URL.
+
+    Idempotent: an attachment that has its file already is left alone. Raises
+    ActionError when the file breaks the size or type limits.
+    """
+    attachment = (
+        Attachment.objects.select_for_update()
+        .select_related("entry")
+        .filter(pk=attachment_id)
+        .first()
+    )
+    if attachment is None or attachment.file:
+        return attachment
+    if content_type:
+        attachment.content_type = content_type[:100]
+    check_attachment(attachment.filename, attachment.content_type, len(content))
+    attachment.size = len(content)
+    attachment.file.save(attachment.filename, ContentFile(content), save=False)
+    attachment.save(update_fields=["file", "size", "content_type"])
+    _publish_entry_update(attachment.entry)
+    return attachment

@@ -67,3 +67,21 @@ class DeliveryUpdate:
     status: str
     error: str = ""
     occurred_at: datetime | None = None
+
+
+@dataclass
+class CallUpdate:
+    """A telephony provider's word on one call, in any order (conversations.actions.update_call).
+
+    `identities` let the first callback of an unknown call create it; `entry_public_id`
+    finds a call we started ourselves (click to call) before its provider id is known.
+    """
+
+    inbox_id: int
+    call_sid: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    identities: list[IdentityRef] = field(default_factory=list)
+    contact_name: str = ""
+    team_id: int | None = None
+    entry_public_id: uuid.UUID | None = None
+    occurred_at: datetime | None = None
