@@ -334,3 +334,14 @@ ANYMAIL = {
     if value
 }
 INSTALLED_APPS += ["anymail"]
+
+# --- KPIs and surveys ---------------------------------------------------------------
+# FCR: a new conversation of the same contact within this window after the
+# resolution means it was not resolved at first contact (KPI.md).
+KPI_REPEAT_WINDOW_DAYS = env_int("KPI_REPEAT_WINDOW_DAYS", 7)
+# NPS is asked at most once per contact in this many days.
+KPI_NPS_INTERVAL_DAYS = env_int("KPI_NPS_INTERVAL_DAYS", 90)
+# Surveys on resolution; the e-mailed survey link (and every survey) expires after this.
+KPI_SURVEYS_ENABLED = env_bool("KPI_SURVEYS_ENABLED", True)
+KPI_SURVEY_MAX_AGE_DAYS = env_int("KPI_SURVEY_MAX_AGE_DAYS", 14)
+CELERY_BEAT_SCHEDULE["kpi-refresh"] = {"task": "kpi.refresh", "schedule": 60.0}

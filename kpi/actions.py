@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from conversations import events, signals
+from conversations import events, realtime, signals
 from conversations.models import Conversation
-from kpi.models import SCORE_RANGES, KpiDirty, SurveyRequest, SurveyResponse
+from kpi import compute
+from kpi.models import (
+    SCORE_RANGES,
+    KpiDirty,
+    KpiState,
+    KpiTarget,
+    SurveyRequest,
+    SurveyResponse,
+)
+
+STATE_KEY = "facts"
 
 
 class SurveyError(ValueError):
     """The response cannot be recorded as given; the message is for the user."""
+
+
+class TargetError(ValueError):
+    """A target's thresholds don't make sense; the message is for the user."""
 
 
 def validate_score(survey: str, score: object) -> int:
@@ -35,15 +49,9 @@ def validate_score(survey: str, score: object) -> int:
 
 
 def mark_dirty(*conversation_ids: int) -> None:
-    """Queue conversations for the next KPI refresh (inside the caller's transaction)."""
-    existing = set(
-        KpiDirty.objects.filter(conversation_id__in=conversation_ids).values_list(
-            "conversation_id", flat=True
-        )
-    )
+    """Queue conversations for the next KPI refresh (one INSERT; repeats are ignored)."""
     KpiDirty.objects.bulk_create(
-        [KpiDirty(conversation_id=cid) for cid in set(conversation_ids) - existing],
-        ignore_conflicts=True,
+        [KpiDirty(conversation_id=cid) for cid in set(conversation_ids)], ignore_conflicts=True
     )
 
 
@@ -96,3 +104,72 @@ def record_survey_response(
         score=score,
     )
     return response
+
+
+def mark_contact_dirty(contact_id: int) -> None:
+    """After a merge moved conversations (without touching them), recompute them all."""
+    with transaction.atomic():
+        mark_dirty(*Conversation.objects.filter(contact_id=contact_id).values_list("pk", flat=True))
+
+
+# Conversations updated this long before the watermark are looked at again: a
+# transaction that stamped updated_at before the last run but committed after it.
+WATERMARK_OVERLAP = timedelta(seconds=60)
+
+
+@transaction.atomic
+def refresh_kpis(*, full: bool = False) -> int:
+    """Bring the stored KPI facts up to date; returns how many conversations changed.
+
+    Incremental from the watermark (conversations' updated_at, plus conversations
+    marked dirty); everything when `full` or on the first run. Runs serialize on the
+    state row, so two workers never write the same facts at once.
+    """
+    KpiState.objects.get_or_create(key=STATE_KEY)
+    state = KpiState.objects.select_for_update().get(key=STATE_KEY)
+    now = timezone.now()
+    if full or state.watermark is None:
+        dirty_rows = list(KpiDirty.objects.values_list("pk", flat=True))
+        count = compute.refresh_facts(None)
+        KpiDirty.objects.filter(pk__in=dirty_rows).delete()
+    else:
+        rows = list(KpiDirty.objects.values_list("pk", "conversation_id"))
+        dirty = [cid for _pk, cid in rows]
+        changed = set(dirty) | set(
+            Conversation.objects.filter(
+                updated_at__gte=state.watermark - WATERMARK_OVERLAP
+            ).values_list("pk", flat=True)
+        )
+        count = compute.refresh_facts(compute.affected_by(sorted(changed))) if changed else 0
+        if rows:
+            KpiDirty.objects.filter(pk__in=[pk for pk, _cid in rows]).delete()
+    state.watermark = now
+    state.refreshed_at = now
+    fields = ["watermark", "refreshed_at"]
+    if count:
+        state.version += 1
+        fields.append("version")
+        realtime.publish_on_commit(
+            realtime.KPI_GROUP, {"type": "kpi.changed", "version": state.version}
+        )
+    state.save(update_fields=fields)
+    return count
+
+
+def facts_version() -> int:
+    return KpiState.objects.filter(key=STATE_KEY).values_list("version", flat=True).first() or 0
+
+
+@transaction.atomic
+def set_target(metric: str, *, green: float, amber: float, direction: str) -> KpiTarget:
+    """Change a KPI target; raises TargetError on inconsistent bands."""
+    target = KpiTarget.objects.select_for_update().get(metric=metric)
+    if direction not in KpiTarget.Direction.values:
+        raise TargetError(_("Direction must be higher or lower."))
+    if direction == KpiTarget.Direction.HIGHER and amber > green:
+        raise TargetError(_("When higher is better, the amber threshold must not exceed green."))
+    if direction == KpiTarget.Direction.LOWER and amber < green:
+        raise TargetError(_("When lower is better, the amber threshold must not be below green."))
+    target.green, target.amber, target.direction = green, amber, direction
+    target.save(update_fields=["green", "amber", "direction"])
+    return target

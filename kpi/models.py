@@ -34,12 +34,14 @@ class SurveyRequest(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     answered_at = models.DateTimeField(null=True, blank=True)
+    # A text answer that was not a score got one clarification; later ones are ignored.
+    clarified = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("-created_at", "-id")
         constraints: ClassVar = [
             # The survey task may run twice (acks late): one request per conversation.
-            models.UniqueConstraint(fields=("conversation",), name="survey_request_once"),
+            models.UniqueConstraint(fields=("conversation", "survey"), name="survey_request_once"),
         ]
         indexes: ClassVar = [
             # "NPS at most once per contact per 90 days".
@@ -133,7 +135,10 @@ class KpiConversationFact(models.Model):
 class KpiChannelTransition(models.Model):
     """Inbound on `to_channel` directly followed one on `from_channel` (once per pair)."""
 
-    fact = models.ForeignKey(KpiConversationFact, on_delete=models.CASCADE, related_name="+")
+    # No cascade: refresh deletes these explicitly, so deleting facts stays one statement.
+    fact = models.ForeignKey(
+        KpiConversationFact, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     from_channel = models.CharField(max_length=12)
     to_channel = models.CharField(max_length=12)
 
@@ -151,7 +156,10 @@ class KpiChannelTransition(models.Model):
 class KpiInboundDay(models.Model):
     """Inbound messages of one conversation on one workspace day and channel."""
 
-    fact = models.ForeignKey(KpiConversationFact, on_delete=models.CASCADE, related_name="+")
+    # No cascade: refresh deletes these explicitly, so deleting facts stays one statement.
+    fact = models.ForeignKey(
+        KpiConversationFact, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     day = models.DateField()
     channel = models.CharField(max_length=12)
     messages = models.PositiveIntegerField()

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from conversations import signals
 from conversations.models import Entry
 from kpi.actions import SurveyError, record_survey_response
-from kpi.models import KpiDirty, SurveyResponse
+from kpi.models import KpiConversationFact, KpiDirty, SurveyResponse
 from tests.kpi.helpers import KpiTestCase
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -35,7 +35,9 @@ class RecordSurveyResponseTests(KpiTestCase):
         self.assertEqual(entry.parameters, {"survey": "csat", "score": 4, "comment": "Quick"})
         self.assertEqual(response.entry, entry)
         self.assertEqual(response.contact_id, self.conversation.contact_id)
-        self.assertTrue(KpiDirty.objects.filter(conversation_id=self.conversation.pk).exists())
+        # Marked dirty, and the refresh it triggered consumed the mark.
+        self.assertFalse(KpiDirty.objects.exists())
+        self.assertTrue(KpiConversationFact.objects.filter(pk=self.conversation.pk).exists())
         self.assertEqual(
             heard,
             [

@@ -1,0 +1,515 @@
+"""KPI computation (KPI.md): per-conversation facts, and aggregations over them.
+
+`refresh_facts` turns the core's lifecycle timestamps and inbound entries into
+KpiConversationFact rows (plus inbound-per-day and channel-transition rows);
+`summary` and the dashboard helpers aggregate over those rows for a period and a
+filter. Live counters (backlog) come straight from indexed queries on conversations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Window,
+)
+from django.db.models.functions import Lag, TruncDate
+from django.utils import timezone
+
+from conversations.models import Conversation, Entry
+from kpi.business_hours import Schedule, business_seconds
+from kpi.models import (
+    BusinessSchedule,
+    KpiChannelTransition,
+    KpiConversationFact,
+    KpiInboundDay,
+    SurveyRequest,
+    SurveyResponse,
+)
+from kpi.windows import local_day, period_bounds, workspace_zone
+
+BATCH = 2000
+
+
+# --- percentiles ---------------------------------------------------------------------
+
+
+def percentile_cont(values: Sequence[float], fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont: linear interpolation between the closest ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    lower = math.floor(position)
+    upper = math.ceil(position)
+    if lower == upper:
+        return float(ordered[lower])
+    weight = position - lower
+    return float(ordered[lower] + (ordered[upper] - ordered[lower]) * weight)
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL only: percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def uses_percentile_cont() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def median_p90(queryset: QuerySet[Any], field: str) -> dict[str, Any]:
+    """{"median_seconds", "p90_seconds", "count"} over non-null values of `field`."""
+    queryset = queryset.filter(**{f"{field}__isnull": False})
+    if uses_percentile_cont():
+        row = queryset.aggregate(
+            median=PercentileCont(field, 0.5), p90=PercentileCont(field, 0.9), count=Count("pk")
+        )
+        return {"median_seconds": row["median"], "p90_seconds": row["p90"], "count": row["count"]}
+    values = list(queryset.values_list(field, flat=True))
+    return {
+        "median_seconds": percentile_cont(values, 0.5),
+        "p90_seconds": percentile_cont(values, 0.9),
+        "count": len(values),
+    }
+
+
+# --- facts -----------------------------------------------------------------------------
+
+
+def load_schedules() -> tuple[Schedule | None, dict[int, Schedule]]:
+    """The workspace schedule (team null) and one per team that has its own."""
+    default: Schedule | None = None
+    by_team: dict[int, Schedule] = {}
+    for row in BusinessSchedule.objects.prefetch_related("holidays"):
+        schedule = Schedule.from_spec(
+            row.time_zone or settings.WORKSPACE_TIME_ZONE or "UTC",
+            row.hours,
+            frozenset(h.day for h in row.holidays.all()),
+        )
+        if row.team_id is None:
+            default = default or schedule
+        else:
+            by_team[row.team_id] = schedule
+    return default, by_team
+
+
+def _chunks(ids: Sequence[int], size: int = BATCH) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def _conversation_rows(ids: Sequence[int] | None) -> list[dict[str, Any]]:
+    window = timedelta(days=settings.KPI_REPEAT_WINDOW_DAYS)
+    later = Conversation.objects.filter(
+        contact_id=OuterRef("contact_id"),
+        created_at__gt=OuterRef("resolved_at"),
+        created_at__lte=OuterRef("resolved_at") + window,
+    ).exclude(pk=OuterRef("pk"))
+    queryset = Conversation.objects.order_by()
+    if ids is not None:
+        queryset = queryset.filter(pk__in=ids)
+    rows: Any = queryset.annotate(repeat=Exists(later)).values(
+        "pk",
+        "contact_id",
+        "team_id",
+        "assignee_id",
+        "first_channel",
+        "status",
+        "created_at",
+        "first_inbound_at",
+        "first_human_reply_at",
+        "resolved_at",
+        "reopened_count",
+        "human_reply_count",
+        "repeat",
+    )
+    return list(rows)
+
+
+def _inbound_rows(ids: Sequence[int] | None) -> list[dict[str, Any]]:
+    queryset = Entry.objects.filter(kind=Entry.Kind.INBOUND).order_by()
+    if ids is not None:
+        queryset = queryset.filter(conversation_id__in=ids)
+    rows: Any = (
+        queryset.annotate(day=TruncDate("occurred_at", tzinfo=workspace_zone()))
+        .values("conversation_id", "channel", "day")
+        .annotate(messages=Count("pk"))
+    )
+    return list(rows)
+
+
+def _transition_rows(ids: Sequence[int] | None) -> set[tuple[int, str, str]]:
+    queryset = Entry.objects.filter(kind=Entry.Kind.INBOUND).order_by()
+    if ids is not None:
+        queryset = queryset.filter(conversation_id__in=ids)
+    previous = Window(
+        Lag("channel"),
+        partition_by=[F("conversation_id")],
+        order_by=[F("occurred_at").asc(), F("id").asc()],
+    )
+    rows = (
+        queryset.annotate(previous=previous)
+        .filter(previous__isnull=False)
+        .exclude(previous=F("channel"))
+        .values_list("conversation_id", "previous", "channel")
+    )
+    return set(rows)
+
+
+@dataclass
+class _Facts:
+    facts: list[KpiConversationFact]
+    days: list[KpiInboundDay]
+    transitions: list[KpiChannelTransition]
+
+
+def _build(ids: Sequence[int] | None) -> _Facts:
+    zone = workspace_zone()
+    default_schedule, team_schedules = load_schedules()
+    inbound = _inbound_rows(ids)
+    channels: dict[int, set[str]] = defaultdict(set)
+    for row in inbound:
+        channels[row["conversation_id"]].add(row["channel"])
+    now = timezone.now()
+    facts = []
+    for row in _conversation_rows(ids):
+        first_in, first_reply = row["first_inbound_at"], row["first_human_reply_at"]
+        frt = business_frt = None
+        # A reply before the first customer message (an agent-started conversation)
+        # is not a response to anything: no FRT.
+        if first_in is not None and first_reply is not None and first_reply >= first_in:
+            frt = (first_reply - first_in).total_seconds()
+            schedule = team_schedules.get(row["team_id"]) or default_schedule
+            if schedule is not None:
+                business_frt = business_seconds(first_in, first_reply, schedule)
+        resolved = row["status"] == Conversation.Status.RESOLVED and row["resolved_at"] is not None
+        resolved_at = row["resolved_at"] if resolved else None
+        facts.append(
+            KpiConversationFact(
+                conversation_id=row["pk"],
+                contact_id=row["contact_id"],
+                team_id=row["team_id"],
+                agent_id=row["assignee_id"],
+                channel=row["first_channel"],
+                status=row["status"],
+                created_at=row["created_at"],
+                created_day=local_day(row["created_at"], zone),
+                resolved_at=resolved_at,
+                resolved_day=local_day(resolved_at, zone) if resolved_at else None,
+                frt_seconds=frt,
+                business_frt_seconds=business_frt,
+                resolution_seconds=(
+                    (resolved_at - row["created_at"]).total_seconds() if resolved_at else None
+                ),
+                human_replies=row["human_reply_count"],
+                reopened=row["reopened_count"],
+                repeat_contact=bool(row["repeat"]) if resolved else False,
+                fcr=(
+                    row["human_reply_count"] <= 1
+                    and row["reopened_count"] == 0
+                    and not row["repeat"]
+                    if resolved
+                    else None
+                ),
+                inbound_channels=len(channels.get(row["pk"], ())),
+                refreshed_at=now,
+            )
+        )
+    known = {fact.conversation_id for fact in facts}
+    days = [
+        KpiInboundDay(
+            fact_id=row["conversation_id"],
+            day=row["day"],
+            channel=row["channel"],
+            messages=row["messages"],
+        )
+        for row in inbound
+        if row["conversation_id"] in known
+    ]
+    transitions = [
+        KpiChannelTransition(fact_id=cid, from_channel=a, to_channel=b)
+        for cid, a, b in _transition_rows(ids)
+        if cid in known
+    ]
+    return _Facts(facts, days, transitions)
+
+
+def _write(ids: Sequence[int] | None, built: _Facts) -> None:
+    if ids is None:
+        KpiChannelTransition.objects.all().delete()
+        KpiInboundDay.objects.all().delete()
+        KpiConversationFact.objects.all().delete()
+    else:
+        KpiChannelTransition.objects.filter(fact_id__in=ids).delete()
+        KpiInboundDay.objects.filter(fact_id__in=ids).delete()
+        KpiConversationFact.objects.filter(pk__in=ids).delete()
+    KpiConversationFact.objects.bulk_create(built.facts, batch_size=5000)
+    KpiInboundDay.objects.bulk_create(built.days, batch_size=5000)
+    KpiChannelTransition.objects.bulk_create(built.transitions, batch_size=5000)
+
+
+def refresh_facts(conversation_ids: Iterable[int] | None = None) -> int:
+    """Recompute the facts of these conversations (all of them for None); returns the count.
+
+    The caller holds the transaction (kpi.tasks serializes refreshes on the state row).
+    """
+    if conversation_ids is None:
+        built = _build(None)
+        _write(None, built)
+        return len(built.facts)
+    ids = sorted(set(conversation_ids))
+    count = 0
+    for chunk in _chunks(ids):
+        built = _build(chunk)
+        _write(chunk, built)
+        count += len(built.facts)
+    return count
+
+
+def affected_by(conversation_ids: Sequence[int]) -> set[int]:
+    """These conversations and the earlier ones of the same contacts whose FCR they decide.
+
+    A new conversation turns an earlier one, resolved within the repeat window before
+    it, into a repeat contact.
+    """
+    window = timedelta(days=settings.KPI_REPEAT_WINDOW_DAYS)
+    result = set(conversation_ids)
+    for chunk in _chunks(list(conversation_ids)):
+        rows = (
+            Conversation.objects.filter(pk__in=chunk)
+            .values("contact_id")
+            .annotate(first=Min("created_at"))
+        )
+        query = Q()
+        for row in rows:
+            query |= Q(contact_id=row["contact_id"], resolved_at__gte=row["first"] - window)
+        if query:
+            result.update(Conversation.objects.filter(query).values_list("pk", flat=True))
+    return result
+
+
+# --- aggregation -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    channel: str | None = None
+    team_id: int | None = None
+    agent_id: int | None = None
+
+    def facts(self, queryset: QuerySet[Any], prefix: str = "") -> QuerySet[Any]:
+        if self.channel:
+            queryset = queryset.filter(**{f"{prefix}channel": self.channel})
+        if self.team_id:
+            queryset = queryset.filter(**{f"{prefix}team_id": self.team_id})
+        if self.agent_id:
+            queryset = queryset.filter(**{f"{prefix}agent_id": self.agent_id})
+        return queryset
+
+    def conversations(self, queryset: QuerySet[Any], prefix: str = "") -> QuerySet[Any]:
+        if self.channel:
+            queryset = queryset.filter(**{f"{prefix}first_channel": self.channel})
+        if self.team_id:
+            queryset = queryset.filter(**{f"{prefix}team_id": self.team_id})
+        if self.agent_id:
+            queryset = queryset.filter(**{f"{prefix}assignee_id": self.agent_id})
+        return queryset
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return part * 100.0 / whole if whole else None
+
+
+def created_facts(start: date, end: date, filters: Filters) -> QuerySet[KpiConversationFact]:
+    return filters.facts(
+        KpiConversationFact.objects.filter(created_day__gte=start, created_day__lt=end)
+    )
+
+
+def resolved_facts(start: date, end: date, filters: Filters) -> QuerySet[KpiConversationFact]:
+    return filters.facts(
+        KpiConversationFact.objects.filter(resolved_day__gte=start, resolved_day__lt=end)
+    )
+
+
+def volume(start: date, end: date, filters: Filters) -> dict[str, Any]:
+    created = created_facts(start, end, filters)
+    by_channel = {
+        row["channel"] or "unknown": row["n"]
+        for row in created.values("channel").annotate(n=Count("pk")).order_by("channel")
+    }
+    # Inbound messages count by the message's own channel and the day it arrived.
+    inbound = KpiInboundDay.objects.filter(day__gte=start, day__lt=end)
+    if filters.channel:
+        inbound = inbound.filter(channel=filters.channel)
+    if filters.team_id:
+        inbound = inbound.filter(fact__team_id=filters.team_id)
+    if filters.agent_id:
+        inbound = inbound.filter(fact__agent_id=filters.agent_id)
+    messages = inbound.aggregate(n=Sum("messages"))["n"] or 0
+    return {
+        "conversations": sum(by_channel.values()),
+        "inbound_messages": messages,
+        "by_channel": by_channel,
+    }
+
+
+def frt(start: date, end: date, filters: Filters, *, business: bool = False) -> dict[str, Any]:
+    field = "business_frt_seconds" if business else "frt_seconds"
+    return median_p90(created_facts(start, end, filters), field)
+
+
+def resolution(start: date, end: date, filters: Filters) -> dict[str, Any]:
+    return median_p90(resolved_facts(start, end, filters), "resolution_seconds")
+
+
+def fcr(start: date, end: date, filters: Filters) -> dict[str, Any]:
+    row = resolved_facts(start, end, filters).aggregate(
+        resolved=Count("pk"), first=Count("pk", filter=Q(fcr=True))
+    )
+    return {
+        "percent": _percent(row["first"], row["resolved"]),
+        "first_contact": row["first"],
+        "resolved": row["resolved"],
+    }
+
+
+def _responses(start: date, end: date, filters: Filters, survey: str) -> QuerySet[SurveyResponse]:
+    lo, hi = period_bounds(start, end)
+    return filters.conversations(
+        SurveyResponse.objects.filter(survey=survey, received_at__gte=lo, received_at__lt=hi),
+        "conversation__",
+    )
+
+
+def csat(start: date, end: date, filters: Filters) -> dict[str, Any]:
+    row = _responses(start, end, filters, "csat").aggregate(
+        responses=Count("pk"), satisfied=Count("pk", filter=Q(score__gte=4))
+    )
+    lo, hi = period_bounds(start, end)
+    asked = filters.conversations(
+        SurveyRequest.objects.filter(survey="csat", created_at__gte=lo, created_at__lt=hi),
+        "conversation__",
+    ).count()
+    return {
+        "percent": _percent(row["satisfied"], row["responses"]),
+        "satisfied": row["satisfied"],
+        "responses": row["responses"],
+        "requests": asked,
+        "response_rate": _percent(row["responses"], asked),
+    }
+
+
+def nps(start: date, end: date, filters: Filters) -> dict[str, Any]:
+    row = _responses(start, end, filters, "nps").aggregate(
+        responses=Count("pk"),
+        promoters=Count("pk", filter=Q(score__gte=9)),
+        detractors=Count("pk", filter=Q(score__lte=6)),
+    )
+    total = row["responses"]
+    score = (row["promoters"] - row["detractors"]) * 100.0 / total if total else None
+    return {
+        "score": score,
+        "promoters": row["promoters"],
+        "passives": total - row["promoters"] - row["detractors"],
+        "detractors": row["detractors"],
+        "responses": total,
+    }
+
+
+def backlog(filters: Filters, now: datetime | None = None) -> dict[str, Any]:
+    """Open and pending now (live, from the conversations' status index)."""
+    now = now or timezone.now()
+    queryset = filters.conversations(
+        Conversation.objects.filter(
+            status__in=(Conversation.Status.OPEN, Conversation.Status.PENDING)
+        ).order_by()
+    )
+    row = queryset.aggregate(
+        open=Count("pk", filter=Q(status=Conversation.Status.OPEN)),
+        pending=Count("pk", filter=Q(status=Conversation.Status.PENDING)),
+        oldest=Min("waiting_since"),
+    )
+    oldest = row["oldest"]
+    return {
+        "open": row["open"],
+        "pending": row["pending"],
+        "oldest_waiting_seconds": max(0.0, (now - oldest).total_seconds()) if oldest else None,
+    }
+
+
+def channel_switch(start: date, end: date, filters: Filters) -> dict[str, Any]:
+    created = created_facts(start, end, filters).filter(inbound_channels__gte=1)
+    row = created.aggregate(
+        conversations=Count("pk"), switched=Count("pk", filter=Q(inbound_channels__gt=1))
+    )
+    matrix: dict[str, dict[str, int]] = {}
+    transitions = filters.facts(
+        KpiChannelTransition.objects.filter(
+            fact__created_day__gte=start, fact__created_day__lt=end
+        ),
+        "fact__",
+    )
+    for item in (
+        transitions.values("from_channel", "to_channel")
+        .annotate(n=Count("fact_id", distinct=True))
+        .order_by("from_channel", "to_channel")
+    ):
+        matrix.setdefault(item["from_channel"], {})[item["to_channel"]] = item["n"]
+    return {
+        "percent": _percent(row["switched"], row["conversations"]),
+        "switched": row["switched"],
+        "conversations": row["conversations"],
+        "matrix": matrix,
+    }
+
+
+def summary(
+    start: date, end: date, filters: Filters | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The KPI.md JSON for [start, end) in the workspace zone; the API and command print it."""
+    filters = filters or Filters()
+    return {
+        "period": {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "time_zone": settings.WORKSPACE_TIME_ZONE or "UTC",
+        },
+        "filters": {
+            "channel": filters.channel,
+            "team": filters.team_id,
+            "agent": filters.agent_id,
+        },
+        "volume": volume(start, end, filters),
+        "frt": frt(start, end, filters),
+        "business_frt": frt(start, end, filters, business=True),
+        "resolution": resolution(start, end, filters),
+        "fcr": fcr(start, end, filters),
+        "csat": csat(start, end, filters),
+        "nps": nps(start, end, filters),
+        "backlog": backlog(filters, now),
+        "channel_switch": channel_switch(start, end, filters),
+    }
