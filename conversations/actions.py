@@ -1012,3 +1012,84 @@ def attach_file(attachment_id: int, content: bytes, content_type: str = "") -> A
     attachment.save(update_fields=["file", "size", "content_type"])
     _publish_entry_update(attachment.entry)
     return attachment
+
+
+# --- agent inbox: identities and notifications --------------------------------------
+
+
+@transaction.atomic
+def remove_identity(identity: Identity, actor: Agent | None) -> None:
+    """Detach an address from its contact; the contact keeps at least one."""
+    contact = locks.lock_contact(identity.contact_id)
+    if Identity.objects.filter(contact=contact).count() <= 1:
+        raise ActionError(_("A contact keeps at least one identity."))
+    Identity.objects.filter(pk=identity.pk).delete()
+
+
+@transaction.atomic
+def set_identity_verified(identity: Identity, actor: Agent | None, verified: bool) -> Identity:
+    identity.verified = verified
+    identity.save(update_fields=["verified"])
+    return identity
+
+
+def notify(
+    agents: list[Agent],
+    kind: str,
+    *,
+    conversation: Conversation | None = None,
+    actor: Agent | None = None,
+    text: str = "",
+) -> int:
+    """Ring the in-app bell of these agents (never the actor's own)."""
+    from conversations.models import Notification
+
+    targets = [a for a in agents if a.is_active and (actor is None or a.pk != actor.pk)]
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                agent=agent, kind=kind, conversation=conversation, actor=actor, text=text[:300]
+            )
+            for agent in targets
+        ]
+    )
+    for agent in targets:
+        realtime.publish_on_commit(
+            realtime.agent_group(agent.pk),
+            {
+                "type": "notification",
+                "kind": kind,
+                "conversation": conversation.pk if conversation else None,
+                "text": text[:300],
+            },
+        )
+    return len(targets)
+
+
+@transaction.atomic
+def add_note_with_mentions(conversation: Conversation, author: Agent, body: str) -> Entry:
+    """A private note; every active agent @mentioned in it is notified."""
+    from conversations.mentions import mentioned_agents
+
+    entry = add_note(conversation, author, body)
+    mentioned = mentioned_agents(body)
+    if mentioned:
+        entry.parameters = {**entry.parameters, "mentions": [a.pk for a in mentioned]}
+        entry.save(update_fields=["parameters"])
+        notify(
+            mentioned,
+            "mention",
+            conversation=conversation,
+            actor=author,
+            text=_("%(agent)s mentioned you: %(body)s")
+            % {"agent": author.display_name, "body": body[:200]},
+        )
+    return entry
+
+
+def mark_notifications_read(agent: Agent) -> int:
+    from conversations.models import Notification
+
+    return Notification.objects.filter(agent=agent, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

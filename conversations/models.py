@@ -181,6 +181,12 @@ class Conversation(models.Model):
             models.Index(fields=("status", "-last_message_at", "-id"), name="conv_status_recent"),
             models.Index(fields=("assignee", "status", "-last_message_at"), name="conv_assignee"),
             models.Index(fields=("team", "status", "-last_message_at"), name="conv_team"),
+            # The agent inbox's other views (conversations/listing.py), both sort orders.
+            models.Index(
+                fields=("assignee", "status", "waiting_since", "id"), name="conv_assignee_waiting"
+            ),
+            models.Index(fields=("team", "status", "waiting_since", "id"), name="conv_team_waiting"),
+            models.Index(fields=("inbox", "status", "-last_message_at"), name="conv_inbox"),
             # KPI periods: created in / resolved in.
             models.Index(fields=("created_at",), name="conv_created"),
             models.Index(fields=("resolved_at",), name="conv_resolved"),
@@ -345,3 +351,55 @@ class Attachment(models.Model):
     @property
     def is_image(self) -> bool:
         return self.content_type.startswith("image/")
+
+
+class CannedResponse(models.Model):
+    """A saved reply the composer inserts by typing `/shortcut`.
+
+    The body may use {{ contact_name }}, {{ contact_first_name }}, {{ agent_name }}
+    and {{ conversation_number }}; canned.render fills them in.
+    """
+
+    shortcut = models.SlugField(_("shortcut"), max_length=40, unique=True)
+    title = models.CharField(_("title"), max_length=120, blank=True)
+    body = models.TextField(_("body"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("shortcut",)
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"
+
+
+class Notification(models.Model):
+    """The in-app bell: mentions and assignments, per agent."""
+
+    class Kind(models.TextChoices):
+        MENTION = "mention", _("Mention")
+        ASSIGNED = "assigned", _("Assignment")
+        NEW_CONVERSATION = "new_conversation", _("New conversation")
+
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.CharField(max_length=300, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes: ClassVar = [
+            # The bell: "my unread, newest first" on every page.
+            models.Index(fields=("agent", "read_at", "-created_at"), name="notification_agent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.agent_id}"

@@ -1,0 +1,101 @@
+"""One search box: message text, contact names, e-mails, phones, conversation numbers.
+
+PostgreSQL: full-text search over entry bodies through the GIN index
+`entry_body_fts` on to_tsvector('simple', body), and pg_trgm GIN indexes for
+contact names and identity values (ILIKE '%...%' uses them). Both are created by
+migration 0004 on PostgreSQL only. SQLite: the same questions with LIKE, correct
+but unindexed; fine for the embedded default's sizes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from conversations import access
+from conversations.identities import InvalidIdentity, normalize_phone
+from conversations.models import Contact, Conversation, Entry, IdentityKind
+from helpdesk.models import Agent
+
+LIMIT = 20
+# The expression the GIN index was built on; the query must use it verbatim.
+FTS_MATCH = "to_tsvector('simple', conversations_entry.body) @@ plainto_tsquery('simple', %s)"
+_NUMBER_RE = re.compile(r"^#?(\d{1,12})$")
+
+
+@dataclass
+class Results:
+    text: str
+    conversation: Conversation | None = None
+    contacts: list[Contact] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.conversation is None and not self.contacts and not self.entries
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def message_matches(text: str) -> QuerySet[Entry]:
+    """Entries whose body contains the words of `text` (every word, any order)."""
+    qs = Entry.objects.filter(kind__in=(Entry.Kind.INBOUND, Entry.Kind.OUTBOUND, Entry.Kind.NOTE))
+    if connection.vendor == "postgresql":
+        return qs.extra(where=[FTS_MATCH], params=[text])  # noqa: S610 - parameterized
+    words = [w for w in re.split(r"\W+", text) if w]
+    if not words:
+        return qs.none()
+    query = Q()
+    for word in words[:8]:
+        query &= Q(body__icontains=word)
+    return qs.filter(query)
+
+
+def contact_matches(text: str) -> QuerySet[Contact]:
+    """Contacts by name, e-mail or phone fragment (trigram-indexed on PostgreSQL)."""
+    value_query = Q(identities__value__icontains=text)
+    digits = re.sub(r"[^\d+]", "", text)
+    if len(digits.lstrip("+")) >= 6:
+        try:
+            value_query |= Q(
+                identities__kind=IdentityKind.PHONE, identities__value=normalize_phone(text)
+            )
+        except InvalidIdentity:
+            value_query |= Q(identities__value__contains=digits.lstrip("+"))
+    name_ids = Contact.objects.filter(name__icontains=text).values("pk")
+    value_ids = Contact.objects.filter(value_query).values("pk")
+    return Contact.objects.filter(
+        Q(pk__in=name_ids) | Q(pk__in=value_ids), merged_into__isnull=True
+    )
+
+
+def search(agent: Agent, text: str) -> Results:
+    text = text.strip()[:200]
+    results = Results(text)
+    if not text:
+        return results
+    visible = access.conversations_for_agent(agent)
+    number = _NUMBER_RE.match(text)
+    if number:
+        results.conversation = (
+            visible.select_related("contact").filter(pk=int(number.group(1))).first()
+        )
+    if len(text) >= 2:
+        contacts = contact_matches(text)
+        if not agent.sees_all_teams:
+            contacts = contacts.filter(pk__in=visible.values("contact_id"))
+        results.contacts = list(contacts.prefetch_related("identities").order_by("-id")[:LIMIT])
+    entries = message_matches(text)
+    if not agent.sees_all_teams:
+        entries = entries.filter(conversation__in=visible)
+    results.entries = list(
+        entries.select_related("contact", "conversation", "author").order_by("-occurred_at", "-id")[
+            :LIMIT
+        ]
+    )
+    return results

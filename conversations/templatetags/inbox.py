@@ -1,0 +1,168 @@
+"""Display helpers for the agent inbox: channel badges, waiting times, event sentences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from conversations.models import Channel, Entry
+
+register = template.Library()
+
+CHANNEL_COLORS = {
+    "email": "#2563eb",
+    "chat": "#7c3aed",
+    "phone": "#0891b2",
+    "sms": "#0d9488",
+    "whatsapp": "#16a34a",
+    "messenger": "#0866ff",
+    "instagram": "#db2777",
+    "telegram": "#0ea5e9",
+    "api": "#64748b",
+}
+
+# 16x16 stroke icons (Lucide-style paths), drawn in currentColor.
+_ICONS = {
+    "email": '<rect x="2" y="4" width="20" height="16" rx="2"/><path d="m22 7-10 6L2 7"/>',
+    "chat": '<path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/>',
+    "phone": '<path d="M22 16.9v3a2 2 0 0 1-2.2 2 19.8 19.8 0 0 1-8.6-3.1 19.5 19.5 0 0 1-6-6A19.8 19.8 0 0 1 2.1 4.2 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1 1 .4 1.9.7 2.8a2 2 0 0 1-.5 2.1L8 9.9a16 16 0 0 0 6 6l1.3-1.3a2 2 0 0 1 2.1-.4c.9.3 1.8.6 2.8.7a2 2 0 0 1 1.7 2z"/>',  # noqa: E501
+    "sms": '<path d="M7.9 20A9 9 0 1 0 4 16.1L2 22z"/><path d="M8 12h.01M12 12h.01M16 12h.01"/>',
+    "whatsapp": '<path d="M3 21l1.6-4.6A8.5 8.5 0 1 1 7.9 19.6z"/><path d="M9 9.5c0 3 2.5 5.5 5.5 5.5l1-1.5-2-1-1 1c-1 0-2.5-1.5-2.5-2.5l1-1-1-2z"/>',  # noqa: E501
+    "messenger": '<path d="M12 2C6.5 2 2 6.1 2 11.2c0 2.9 1.4 5.4 3.7 7.1V22l3.4-1.9c.9.3 1.9.4 2.9.4 5.5 0 10-4.1 10-9.2S17.5 2 12 2z"/><path d="m7 14 3.5-3.7 2.2 2.2L17 9"/>',  # noqa: E501
+    "instagram": '<rect x="2" y="2" width="20" height="20" rx="5"/><circle cx="12" cy="12" r="4"/><path d="M17.5 6.5h.01"/>',  # noqa: E501
+    "telegram": '<path d="m22 2-7 20-4-9-9-4z"/><path d="M22 2 11 13"/>',
+    "api": '<path d="m16 18 6-6-6-6M8 6l-6 6 6 6"/>',
+}
+
+
+@register.simple_tag
+def channel_icon(channel: str, size: int = 16) -> SafeString:
+    paths = _ICONS.get(channel, _ICONS["api"])
+    label = dict(Channel.choices).get(channel, channel)
+    return format_html(
+        '<svg class="icon" width="{}" height="{}" viewBox="0 0 24 24" fill="none" '
+        'stroke="currentColor" stroke-width="2" stroke-linecap="round" '
+        'stroke-linejoin="round" role="img" aria-label="{}">{}</svg>',
+        size,
+        size,
+        label,
+        mark_safe(paths),  # noqa: S308 - constant markup above
+    )
+
+
+@register.simple_tag
+def channel_badge(channel: str) -> SafeString:
+    if not channel:
+        return mark_safe("")  # noqa: S308
+    label = dict(Channel.choices).get(channel, channel)
+    return format_html(
+        '<span class="badge ch ch-{}" style="--ch:{}">{}<span>{}</span></span>',
+        channel,
+        CHANNEL_COLORS.get(channel, "#64748b"),
+        channel_icon(channel, 13),
+        label,
+    )
+
+
+@register.filter
+def channel_color(channel: str) -> str:
+    return CHANNEL_COLORS.get(channel, "#64748b")
+
+
+@register.filter
+def short_age(when: datetime | None) -> str:
+    """12s, 5m, 3h, 2d: how long ago, compactly (the list's waiting column)."""
+    if when is None:
+        return ""
+    seconds = max(0, int((timezone.now() - when).total_seconds()))
+    if seconds < 60:
+        return _("%(n)ds") % {"n": seconds}
+    if seconds < 3600:
+        return _("%(n)dm") % {"n": seconds // 60}
+    if seconds < 86400:
+        return _("%(n)dh") % {"n": seconds // 3600}
+    return _("%(n)dd") % {"n": seconds // 86400}
+
+
+@register.filter
+def initials(name: str) -> str:
+    parts = [p for p in (name or "").replace("@", " ").split() if p]
+    return ("".join(p[0] for p in parts[:2]) or "?").upper()
+
+
+@register.filter
+def avatar_hue(value: Any) -> int:
+    return sum(ord(c) for c in str(value)) * 47 % 360
+
+
+@register.filter
+def duration(seconds: Any) -> str:
+    try:
+        total = int(seconds)
+    except (TypeError, ValueError):
+        return ""
+    return f"{total // 60}:{total % 60:02d}"
+
+
+@register.simple_tag
+def event_text(entry: Entry) -> str:
+    """One readable sentence for an event entry."""
+    p = entry.parameters or {}
+    who = entry.author.display_name if entry.author_id and entry.author else _("System")
+    statuses = {
+        "open": _("open"),
+        "pending": _("pending"),
+        "snoozed": _("snoozed"),
+        "resolved": _("resolved"),
+    }
+    channels = dict(Channel.choices)
+    event = entry.event
+    if event == "status_changed":
+        text = _("%(who)s changed the status to %(to)s") % {
+            "who": who,
+            "to": statuses.get(p.get("to", ""), p.get("to", "")),
+        }
+        if p.get("until"):
+            text += " " + _("until %(until)s") % {"until": p["until"][:16].replace("T", " ")}
+        return text
+    if event == "assigned":
+        if p.get("assignee_name"):
+            return _("%(who)s assigned %(agent)s") % {"who": who, "agent": p["assignee_name"]}
+        return _("%(who)s unassigned the conversation") % {"who": who}
+    if event == "reopened":
+        return _("Conversation reopened")
+    if event == "priority_changed":
+        return _("%(who)s set priority to %(to)s") % {"who": who, "to": p.get("to", "")}
+    if event == "labels_changed":
+        parts = [f"+{n}" for n in p.get("added", [])] + [f"−{n}" for n in p.get("removed", [])]
+        return _("%(who)s changed labels %(labels)s") % {"who": who, "labels": " ".join(parts)}
+    if event == "channel_switched":
+        return _("%(who)s switched channel from %(from)s to %(to)s") % {
+            "who": who,
+            "from": channels.get(p.get("from", ""), p.get("from", "")),
+            "to": channels.get(p.get("to", ""), p.get("to", "")),
+        }
+    if event == "contacts_merged":
+        return _("%(who)s merged contact %(name)s into this one") % {
+            "who": who,
+            "name": p.get("source_name") or f"#{p.get('source_contact')}",
+        }
+    if event == "delivery_failed":
+        return _("Delivery failed: %(reason)s") % {"reason": p.get("reason", "")}
+    if event == "survey_answered":
+        return _("Survey answered: %(survey)s %(score)s") % {
+            "survey": str(p.get("survey", "")).upper(),
+            "score": p.get("score", ""),
+        }
+    if event in ("call_started", "call_ended", "call"):
+        text = _("Call %(state)s") % {"state": p.get("status", event.replace("call_", ""))}
+        if p.get("duration"):
+            text += " · " + duration(p["duration"])
+        return text
+    return event.replace("_", " ").capitalize()
