@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import phonenumbers
 from django.conf import settings
 
 from conversations.models import IdentityKind
+
+if TYPE_CHECKING:
+    from conversations.models import Contact
 
 
 class InvalidIdentity(ValueError):
@@ -91,3 +95,28 @@ def guess(value: str) -> IdentityRef:
     except InvalidIdentity:
         pass
     raise InvalidIdentity(f"{value!r} is neither an e-mail address nor a phone number")
+
+
+def parse_identity(text: str) -> IdentityRef:
+    """Read what an operator typed: `kind:value` (e.g. `telegram:12345`), or a bare
+    e-mail address or phone number."""
+    kind, sep, value = text.partition(":")
+    if sep and kind in IdentityKind.values:
+        return normalize(kind, value)
+    return guess(text)
+
+
+def find_contact(text: str) -> Contact:
+    """The contact owning the identity an operator typed; raise LookupError if none."""
+    from conversations.models import Contact, Identity
+
+    ref = parse_identity(text)
+    identity = (
+        Identity.objects.filter(kind=ref.kind, value=ref.value).select_related("contact").first()
+    )
+    if identity is None:
+        raise LookupError(f"no contact has the identity {ref.kind}:{ref.value}")
+    contact: Contact = identity.contact
+    while contact.merged_into_id is not None:
+        contact = Contact.objects.get(pk=contact.merged_into_id)
+    return contact
