@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "conversations",
     "channels_in",
     "kpi",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
