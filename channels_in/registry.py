@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 ADAPTERS: dict[str, str] = {
     "api": "channels_in.adapters.api.ApiAdapter",
+    "chat": "channels_in.adapters.chat.ChatAdapter",
     "twilio": "channels_in.adapters.twilio.TwilioAdapter",
     "email": "channels_in.adapters.email.EmailAdapter",
     "whatsapp_cloud": "channels_in.adapters.whatsapp_cloud.WhatsAppCloudAdapter",

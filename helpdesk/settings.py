@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "conversations",
     "channels_in",
     "kpi",
+    "widget",
     "webhooks",
 ]
 
@@ -346,3 +347,23 @@ KPI_NPS_INTERVAL_DAYS = env_int("KPI_NPS_INTERVAL_DAYS", 90)
 KPI_SURVEYS_ENABLED = env_bool("KPI_SURVEYS_ENABLED", True)
 KPI_SURVEY_MAX_AGE_DAYS = env_int("KPI_SURVEY_MAX_AGE_DAYS", 14)
 CELERY_BEAT_SCHEDULE["kpi-refresh"] = {"task": "kpi.refresh", "schedule": 60.0}
+
+# --- live chat widget ---------------------------------------------------------------
+# Longest visitor message, in characters; longer ones are refused with an error.
+WIDGET_MAX_MESSAGE_CHARS = env_int("WIDGET_MAX_MESSAGE_CHARS", 5000)
+# Messages (and uploads) per minute: per visitor, and per client IP across visitors.
+WIDGET_VISITOR_RATE = env_int("WIDGET_VISITOR_RATE", 30)
+WIDGET_IP_RATE = env_int("WIDGET_IP_RATE", 300)
+# New widget websockets per minute per client IP.
+WIDGET_CONNECT_RATE = env_int("WIDGET_CONNECT_RATE", 120)
+WIDGET_UPLOAD_MAX_BYTES = env_int("WIDGET_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+WIDGET_UPLOAD_TYPES = env_list(
+    "WIDGET_UPLOAD_TYPES",
+    "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,text/csv,"
+    "application/zip,application/msword,"
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+WIDGET_TOKEN_MAX_AGE_DAYS = env_int("WIDGET_TOKEN_MAX_AGE_DAYS", 365)
+# Seconds a widget has to say hello after connecting.
+WIDGET_HELLO_TIMEOUT = env_int("WIDGET_HELLO_TIMEOUT", 10)

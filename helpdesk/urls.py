@@ -32,6 +32,7 @@ urlpatterns = [
     path("inbox/", include("conversations.urls")),
     path("admin/", admin.site.urls),
     path("hooks/", include("channels_in.urls")),
+    path("widget/", include("widget.urls")),
     # E-mail inbound and tracking webhooks of the ESPs (signature checks in anymail).
     path("hooks/anymail/", include("channels_in.email.urls")),
     path("api/v1/", include("conversations.api_urls")),
