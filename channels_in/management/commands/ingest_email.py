@@ -1,0 +1,62 @@
+"""ingest_email --inbox SLUG PATH...: .eml files, mbox files and Maildir folders.
+
+The same path as IMAP and the webhooks: each mail is stored raw, then parsed and
+recorded; a mail that fails stays stored as a failed event, replayable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from channels_in import actions
+from channels_in.email.ingest import IngestError, email_inbox, read_path, store_raw
+from channels_in.models import InboundEvent
+
+
+class Command(BaseCommand):
+    help = "Ingest e-mail from .eml files, mbox files and Maildir folders into an email inbox."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--inbox", required=True, help="slug of an email inbox")
+        parser.add_argument("paths", nargs="+", help=".eml files, mbox files, Maildir folders")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            inbox = email_inbox(options["inbox"])
+        except IngestError as exc:
+            raise CommandError(str(exc)) from exc
+        paths = [Path(p) for p in options["paths"]]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise CommandError(f"no such file or folder: {', '.join(missing)}")
+        counts = self.ingest(inbox, paths)
+        self.stdout.write(
+            f"ingested {counts['ingested']}, duplicates {counts['duplicates']}, "
+            f"failed {counts['failed']}"
+        )
+        if counts["failed"]:
+            self.stderr.write("failed mail is kept raw; see `replay_inbound --failed`")
+
+    def ingest(self, inbox: Any, paths: list[Path]) -> dict[str, int]:
+        counts = {"ingested": 0, "duplicates": 0, "failed": 0}
+        for path in paths:
+            try:
+                for mail in read_path(path):
+                    event, created = store_raw(inbox, mail.raw, source="file")
+                    if not created:
+                        counts["duplicates"] += 1
+                        continue
+                    # Processed here, now; the task enqueued on commit finds it done.
+                    actions.process_event(event.pk)
+                    status = InboundEvent.objects.values_list("status", flat=True).get(pk=event.pk)
+                    if status == InboundEvent.Status.FAILED:
+                        counts["failed"] += 1
+                        self.stderr.write(f"failed: {mail.origin} (event {event.pk})")
+                    else:
+                        counts["ingested"] += 1
+            except IngestError as exc:
+                raise CommandError(str(exc)) from exc
+        return counts
