@@ -1093,3 +1093,28 @@ def mark_notifications_read(agent: Agent) -> int:
     return Notification.objects.filter(agent=agent, read_at__isnull=True).update(
         read_at=timezone.now()
     )
+
+
+
+# --- live chat: typing and "seen" (ephemeral, never stored) --------------------------
+
+
+def publish_typing(conversation: Conversation, agent: Agent, typing: bool) -> None:
+    """An agent is (or stopped) typing: the visitor's widget and the other agents see it."""
+    payload = {
+        "type": "typing",
+        "conversation": conversation.pk,
+        "who": "agent",
+        "typing": bool(typing),
+        "name": agent.display_name,
+    }
+    realtime.publish_now(realtime.conversation_group(conversation.pk), payload)
+    realtime.publish_now(realtime.visitor_group(conversation.contact_id), payload)
+
+
+def publish_seen_by_agent(conversation: Conversation, agent: Agent) -> None:
+    """An agent read the customer's messages: the widget shows "Seen"."""
+    realtime.publish_now(
+        realtime.visitor_group(conversation.contact_id),
+        {"type": "seen", "conversation": conversation.pk, "name": agent.display_name},
+    )

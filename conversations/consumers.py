@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync
 from channels.generic.websocket import JsonWebsocketConsumer
 from django.http import Http404
 
-from conversations import access, realtime
+from conversations import access, actions, presence, realtime
 from helpdesk.models import Team
 
 
@@ -37,8 +37,11 @@ class AgentConsumer(JsonWebsocketConsumer):
         ]:
             self._join(group)
         self.send_json({"type": "hello", "agent": user.pk})
+        presence.agent_connected(user.pk)
 
     def disconnect(self, code: int) -> None:
+        if getattr(self, "agent", None) is not None:
+            presence.agent_disconnected(self.agent.pk)
         for group in list(getattr(self, "groups_joined", ())):
             async_to_sync(self.channel_layer.group_discard)(group, self.channel_name)
 
@@ -63,6 +66,19 @@ class AgentConsumer(JsonWebsocketConsumer):
             if group in self.groups_joined:
                 async_to_sync(self.channel_layer.group_discard)(group, self.channel_name)
                 self.groups_joined.discard(group)
+        elif kind in ("typing", "seen"):
+            # Live chat: typing indicator / read receipt for the visitor's widget.
+            try:
+                conversation = access.get_conversation_for_agent(
+                    self.agent, content.get("conversation")
+                )
+            except Http404:
+                self.send_json({"type": "error", "error": "no such conversation"})
+                return
+            if kind == "typing":
+                actions.publish_typing(conversation, self.agent, bool(content.get("typing")))
+            else:
+                actions.publish_seen_by_agent(conversation, self.agent)
         else:
             self.send_json({"type": "error", "error": f"unknown frame type {kind!r}"})
 
@@ -77,6 +93,9 @@ class AgentConsumer(JsonWebsocketConsumer):
         self.send_json(event)
 
     def conversation_updated(self, event: dict[str, Any]) -> None:
+        self.send_json(event)
+
+    def typing(self, event: dict[str, Any]) -> None:
         self.send_json(event)
 
     def notification(self, event: dict[str, Any]) -> None:

@@ -12,7 +12,6 @@ django_asgi_app = get_asgi_application()  # first, so apps are loaded before con
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-
 from django.urls import re_path  # noqa: E402
 
 from conversations.routing import websocket_urlpatterns  # noqa: E402

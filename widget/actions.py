@@ -1,0 +1,386 @@
+"""Everything a widget visitor can change, as named functions (the consumer and the
+upload view stay thin). Timeline writes go through conversations.actions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from channels_in.adapters.chat import ChatAdapter
+from channels_in.models import Inbox
+from conversations import actions as core
+from conversations import presence
+from conversations.actions import ActionError
+from conversations.identities import IdentityRef, InvalidIdentity, normalize
+from conversations.inbound import AttachmentRef, DeliveryUpdate, InboundMessage
+from conversations.models import Channel, Contact, Conversation, Entry, Identity, IdentityKind
+from widget.sessions import SessionRefused, VisitorSession, new_session, read_token
+
+STANDARD_FIELDS = ("name", "email", "phone")
+
+
+@dataclass
+class Opened:
+    session: VisitorSession
+    contact: Contact | None
+    # True when this connection was given a new token (first visit, or a new login).
+    issued: bool = False
+
+
+@dataclass
+class VisitorIdentity:
+    """What the host site passes for a logged-in user; trusted only with a valid hash."""
+
+    identifier: str = ""
+    identifier_hash: str = ""
+    email: str = ""
+    name: str = ""
+
+    @classmethod
+    def from_frame(cls, data: Any) -> VisitorIdentity | None:
+        if not isinstance(data, dict) or not data.get("identifier"):
+            return None
+        return cls(
+            **{
+                k: str(data.get(k) or "")[:320]
+                for k in ("identifier", "identifier_hash", "email", "name")
+            }
+        )
+
+
+def _chat_ref(session: VisitorSession) -> IdentityRef:
+    return IdentityRef(IdentityKind.CHAT, session.visitor_id)
+
+
+def session_identities(session: VisitorSession) -> list[IdentityRef]:
+    """The identities a message of this session is recorded under, primary first."""
+    refs = [_chat_ref(session)]
+    if session.identifier:
+        # The host site's user id: the same person on another device joins this contact.
+        refs.insert(0, IdentityRef(IdentityKind.API, session.identifier))
+    return refs
+
+
+def find_contact(session: VisitorSession) -> Contact | None:
+    """The contact this session already wrote as, without creating one."""
+    refs = session_identities(session)
+    identity = (
+        Identity.objects.filter(kind=refs[0].kind, value=refs[0].value)
+        .select_related("contact")
+        .first()
+    )
+    if identity is None:
+        return None
+    contact = identity.contact
+    for _hop in range(10):  # follow merges to the surviving contact
+        if contact.merged_into_id is None:
+            break
+        contact = Contact.objects.get(pk=contact.merged_into_id)
+    return contact
+
+
+def open_session(inbox: Inbox, token: str | None, identity: VisitorIdentity | None) -> Opened:
+    """Check the visitor's token and identity; raise SessionRefused with a clear reason.
+
+    A wrong identifier_hash is refused, never downgraded to anonymous: the host site
+    asked for a verified user and something is wrong. A token bound to one user is
+    refused for any other (or for a logged-out page), so a shared browser can't
+    show the previous user's chat.
+    """
+    adapter = ChatAdapter(inbox)
+    if identity is not None and not adapter.identity_is_valid(
+        identity.identifier, identity.identifier_hash
+    ):
+        raise SessionRefused(
+            "bad_identity",
+            _("The identity of this visitor could not be verified (identifier_hash is wrong)."),
+        )
+    identifier = identity.identifier if identity else ""
+    session: VisitorSession | None = read_token(token, inbox.pk) if token else None
+    issued = False
+    if session is not None and session.identifier != identifier:
+        if session.identifier:
+            raise SessionRefused(
+                "session_mismatch", _("This chat session belongs to another user.")
+            )
+        session = None  # an anonymous visitor logged in: start a session as that user
+    if session is None:
+        session = new_session(inbox.pk, identifier)
+        issued = True
+    if identity is not None:
+        refs = session_identities(session)
+        if identity.email:
+            try:
+                refs.append(normalize(IdentityKind.EMAIL, identity.email))
+            except InvalidIdentity:
+                pass  # the host site's own data; a bad address just isn't linked
+        contact: Contact | None = core.resolve_contact(refs, identity.name)
+    else:
+        contact = find_contact(session)
+    return Opened(session, contact, issued)
+
+
+def check_body(body: Any) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise ActionError(_("A message needs some text."))
+    if len(body) > settings.WIDGET_MAX_MESSAGE_CHARS:
+        raise ActionError(
+            _("This message is too long: the limit is %(limit)d characters.")
+            % {"limit": settings.WIDGET_MAX_MESSAGE_CHARS}
+        )
+    return body.strip()
+
+
+def parse_client_id(value: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        raise ActionError(_("Every message needs a client_id (a UUID).")) from None
+
+
+def record_visitor_message(
+    inbox: Inbox,
+    session: VisitorSession,
+    client_id: uuid.UUID,
+    body: str,
+    attachments: list[AttachmentRef] | None = None,
+) -> core.Recorded:
+    """One visitor message on the timeline; the same client_id again is the same entry."""
+    return core.record_inbound(
+        InboundMessage(
+            inbox_id=inbox.pk,
+            channel=Channel.CHAT,
+            identities=session_identities(session),
+            team_id=inbox.team_id,
+            body=body,
+            client_id=client_id,
+            attachments=attachments or [],
+        )
+    )
+
+
+@transaction.atomic
+def submit_prechat(inbox: Inbox, session: VisitorSession, values: Any) -> Contact:
+    """Store the pre-chat form (or the offline "leave your e-mail" form).
+
+    A typed e-mail is not proof of owning it: it is linked as an unverified identity
+    only when no other contact has it (so e-mail replies can reach the visitor and
+    their answers thread back here), and never joins another contact's timeline.
+    """
+    if not isinstance(values, dict):
+        raise ActionError(_("The form could not be read."))
+    fields = ChatAdapter(inbox).prechat_fields()
+    wanted = {f.name for f in fields} | {"email"}
+    clean: dict[str, str] = {}
+    for name in wanted:
+        value = values.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > 500:
+            raise ActionError(_("%(field)s is not valid.") % {"field": name})
+        if value.strip():
+            clean[name] = value.strip()
+    missing = [f.name for f in fields if f.required and not clean.get(f.name)]
+    if missing:
+        raise ActionError(_("Please fill in: %(fields)s.") % {"fields": ", ".join(missing)})
+    extra_refs: list[IdentityRef] = []
+    for name, kind in (("email", IdentityKind.EMAIL), ("phone", IdentityKind.PHONE)):
+        if name in clean:
+            try:
+                extra_refs.append(normalize(kind, clean[name]))
+            except InvalidIdentity:
+                raise ActionError(
+                    _("%(value)s is not a valid %(field)s.") % {"value": clean[name], "field": name}
+                ) from None
+    contact = core.resolve_contact(session_identities(session), clean.get("name", ""))
+    attributes: dict[str, Any] = {k: v for k, v in clean.items() if k not in STANDARD_FIELDS}
+    for ref in extra_refs:
+        owner = Identity.objects.filter(kind=ref.kind, value=ref.value).first()
+        if owner is None:
+            core.add_identity(contact, ref, verified=False)
+        elif owner.contact_id != contact.pk:
+            attributes[f"unverified_{ref.kind}"] = ref.value
+    core.update_contact(
+        contact,
+        name=clean["name"] if clean.get("name") else None,
+        attributes={**attributes, "prechat_done": True},
+    )
+    return contact
+
+
+def visible_entries(contact: Contact, after: str | None = None, limit: int = 200) -> list[Entry]:
+    """The visitor's own chat history, oldest first; after an entry id when resuming.
+
+    Only chat messages: e-mail or notes of the same contact never show in a widget
+    (an e-mail address typed into a form is not proof of owning that mailbox).
+    """
+    entries = (
+        Entry.objects.filter(
+            contact=contact,
+            channel=Channel.CHAT,
+            kind__in=(Entry.Kind.INBOUND, Entry.Kind.OUTBOUND),
+        )
+        .select_related("author")
+        .prefetch_related("attachments")
+    )
+    if after:
+        try:
+            cursor = (
+                Entry.objects.filter(contact=contact, public_id=uuid.UUID(str(after)))
+                .values("occurred_at", "id")
+                .first()
+            )
+        except ValueError:
+            cursor = None
+        if cursor is not None:
+            from django.db.models import Q
+
+            entries = entries.filter(
+                Q(occurred_at__gt=cursor["occurred_at"])
+                | Q(occurred_at=cursor["occurred_at"], id__gt=cursor["id"])
+            )
+    newest = list(entries.order_by("-occurred_at", "-id")[:limit])
+    newest.reverse()
+    return newest
+
+
+def current_conversation(contact: Contact) -> Conversation | None:
+    return (
+        Conversation.objects.filter(contact=contact)
+        .order_by("-last_message_at", "-id")
+        .only("id", "status", "contact_id", "resolved_at")
+        .first()
+    )
+
+
+def mark_read_by_visitor(contact: Contact, entry_id: Any) -> int:
+    """The visitor saw our replies up to this one: their delivery moves to "read"."""
+    try:
+        upto = Entry.objects.filter(
+            contact=contact, public_id=uuid.UUID(str(entry_id)), kind=Entry.Kind.OUTBOUND
+        ).first()
+    except ValueError:
+        upto = None
+    if upto is None:
+        return 0
+    unread = list(
+        Entry.objects.filter(
+            conversation_id=upto.conversation_id,
+            kind=Entry.Kind.OUTBOUND,
+            channel=Channel.CHAT,
+            provider_id__isnull=False,
+            occurred_at__lte=upto.occurred_at,
+            delivery_status__in=(Entry.Delivery.SENT, Entry.Delivery.DELIVERED),
+        ).values_list("inbox_id", "provider_id")[:50]
+    )
+    for inbox_id, provider_id in unread:
+        if inbox_id is not None and provider_id:
+            core.record_delivery(DeliveryUpdate(inbox_id, provider_id, Entry.Delivery.READ))
+    return len(unread)
+
+
+def answer_survey(contact: Contact, conversation_id: Any, score: Any, comment: Any) -> Any:
+    """CSAT from the widget, stored through the KPI app's survey action."""
+    try:
+        conversation = Conversation.objects.get(pk=int(conversation_id), contact=contact)
+    except (Conversation.DoesNotExist, TypeError, ValueError):
+        raise ActionError(_("There is no such conversation in this chat.")) from None
+    if conversation.status != Conversation.Status.RESOLVED:
+        raise ActionError(_("You can rate the conversation once it is resolved."))
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ActionError(_("Please choose a rating from 1 to 5."))
+    if comment is not None and not isinstance(comment, str):
+        raise ActionError(_("The comment could not be read."))
+    try:
+        from kpi.actions import record_survey_response
+    except ImportError:
+        raise ActionError(_("Ratings are not available right now.")) from None
+    return record_survey_response(
+        conversation,
+        survey="csat",
+        score=score,
+        comment=(comment or "").strip()[:2000],
+        channel=Channel.CHAT,
+    )
+
+
+def check_upload(filename: str, content_type: str, size: int) -> None:
+    """The core limits, then the widget's own: a size cap and a list of types."""
+    core.check_attachment(filename, content_type, size)
+    if size > settings.WIDGET_UPLOAD_MAX_BYTES:
+        raise ActionError(
+            _("%(name)s is too large: the limit is %(limit)s MB.")
+            % {"name": filename, "limit": settings.WIDGET_UPLOAD_MAX_BYTES // (1024 * 1024)}
+        )
+    allowed = settings.WIDGET_UPLOAD_TYPES
+    major = content_type.split("/", 1)[0]
+    if content_type not in allowed and f"{major}/*" not in allowed:
+        raise ActionError(
+            _("Files of type %(type)s can't be sent here.") % {"type": content_type or "?"}
+        )
+
+
+def record_upload(
+    inbox: Inbox,
+    session: VisitorSession,
+    client_id: uuid.UUID,
+    filename: str,
+    content_type: str,
+    content: bytes,
+    body: str = "",
+) -> core.Recorded:
+    check_upload(filename, content_type, len(content))
+    ref = AttachmentRef(filename=filename, content_type=content_type, content=content)
+    return record_visitor_message(inbox, session, client_id, body, [ref])
+
+
+# --- replying when the visitor is gone ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyRoute:
+    channel: str
+    inbox_id: int | None
+    reason: str
+
+
+def choose_reply_channel(conversation: Conversation) -> ReplyRoute:
+    """Where an agent's reply to a chat conversation should go now.
+
+    Visitor's widget open -> chat. Gone, with an e-mail identity and an active e-mail
+    inbox -> e-mail (the e-mail channel threads the answer back by its reply token).
+    Otherwise chat: the visitor sees it the next time the widget opens.
+    """
+    if presence.visitor_online(conversation.contact_id):
+        return ReplyRoute(Channel.CHAT, None, "visitor online")
+    has_email = Identity.objects.filter(
+        contact_id=conversation.contact_id, kind=IdentityKind.EMAIL
+    ).exists()
+    if has_email:
+        inboxes = Inbox.objects.filter(kind=Inbox.Kind.EMAIL, is_active=True).order_by("id")
+        # The conversation's team's own e-mail inbox first, if it has one.
+        email_inbox = (
+            inboxes.filter(team_id=conversation.team_id).values_list("id", flat=True).first()
+            if conversation.team_id
+            else None
+        ) or inboxes.values_list("id", flat=True).first()
+        if email_inbox is not None:
+            return ReplyRoute(Channel.EMAIL, email_inbox, "visitor offline, e-mail known")
+    return ReplyRoute(Channel.CHAT, None, "visitor offline, no e-mail")
+
+
+def reply_to_visitor(conversation: Conversation, author: Any, body: str, **kwargs: Any) -> Entry:
+    """conversations.actions.reply on the route choose_reply_channel picks."""
+    route = choose_reply_channel(conversation)
+    return core.reply(
+        conversation, author, body, via=route.channel, inbox_id=route.inbox_id, **kwargs
+    )
+
+
+__all__ = ["SessionRefused", "read_token"]
