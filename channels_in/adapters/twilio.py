@@ -391,6 +391,8 @@ class TwilioAdapter(ChannelAdapter):
             }
         identities = self._caller(params, call_sid) if name != "dial-status" else []
         if not identities and not self._call_known(call_sid):
+            if name != "dial-status" and self._is_inbound(params, call_sid):
+                return []  # an anonymous or withheld number: no contact to put it on
             # A callback for a call whose entry isn't written yet (we placed it and
             # Twilio was quicker than our commit): retried with backoff.
             raise ChannelError(f"call {call_sid} is not on a timeline yet")
@@ -404,6 +406,13 @@ class TwilioAdapter(ChannelAdapter):
                 team_id=self.inbox.team_id,
             )
         ]
+
+    def _is_inbound(self, params: QueryDict, call_sid: str) -> bool:
+        if params.get("Direction"):
+            return params.get("Direction") == "inbound"
+        return InboundEvent.objects.filter(
+            inbox=self.inbox, provider_event_id=f"{call_sid}:voice"
+        ).exists()
 
     def _call_known(self, call_sid: str) -> bool:
         return Entry.objects.filter(
