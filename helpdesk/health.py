@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import cache as memoize
 from typing import Any
 
 import redis
@@ -19,7 +20,14 @@ WS_CONNECTIONS_KEY = "helpdesk:ws-connections"
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    return _client(settings.REDIS_URL)
+
+
+@memoize
+def _client(url: str) -> redis.Redis:
+    # One pool per process; short timeouts so a dead Redis makes /healthz answer 503
+    # quickly instead of hanging the probe.
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
 
 
 def _check_database() -> dict[str, Any]:
