@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from django.conf import settings
 from twilio.request_validator import RequestValidator
 
 from channels_in import actions as channel_actions
@@ -81,7 +82,7 @@ class TwilioTestCase(HelpdeskTestCase):
         **extra: Any,
     ) -> Any:
         """POST form params like Twilio does, signed for the URL it would call."""
-        url = signed_url or f"http://testserver{path}"
+        url = signed_url or (settings.PUBLIC_URL or "http://testserver") + path
         headers: dict[str, Any] = dict(extra)
         if signature is not None:
             headers["HTTP_X_TWILIO_SIGNATURE"] = signature
