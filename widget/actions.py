@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from channels_in.adapters.chat import ChatAdapter
 from channels_in.models import Inbox
 from conversations import actions as core
-from conversations import presence
+from conversations import presence, realtime
 from conversations.actions import ActionError
 from conversations.identities import IdentityRef, InvalidIdentity, normalize
 from conversations.inbound import AttachmentRef, DeliveryUpdate, InboundMessage
@@ -381,6 +381,11 @@ def reply_to_visitor(conversation: Conversation, author: Any, body: str, **kwarg
     return core.reply(
         conversation, author, body, via=route.channel, inbox_id=route.inbox_id, **kwargs
     )
+
+
+def drop_visitor(contact_id: int) -> None:
+    """Close every open widget socket of this contact (they reconnect and resume)."""
+    realtime.publish_now(realtime.visitor_group(contact_id), {"type": "session.close"})
 
 
 __all__ = ["SessionRefused", "read_token"]

@@ -75,7 +75,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         self.visitor_typing = False
         # Entries this socket acknowledged: their live echo is not sent back to it.
         self.acked: deque[str] = deque(maxlen=20)
-        self.inbox, refusal = await self._admit(slug, origin, self.ip)
+        self.inbox, refusal = await self._admit(slug, origin, header(self.scope, b"host"))
         await self.accept()
         if refusal is not None:
             await self.refuse(*refusal)
@@ -258,6 +258,10 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
                 {"type": "typing", "typing": bool(event.get("typing")), "name": event.get("name")}
             )
 
+    async def session_close(self, event: dict[str, Any]) -> None:
+        """Dropped by the server (widget.actions.drop_visitor): the widget reconnects."""
+        await self.close(code=4000)
+
     async def seen(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "seen", "conversation": event.get("conversation")})
 
@@ -274,7 +278,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
     # --- database and cache work, off the event loop ------------------------------------
     @database_sync_to_async
     def _admit(
-        self, slug: str, origin: str, ip: str
+        self, slug: str, origin: str, host: str
     ) -> tuple[Inbox | None, tuple[str, str] | None]:
         inbox = Inbox.objects.filter(slug=slug, kind=Inbox.Kind.CHAT, is_active=True).first()
         if inbox is None:
@@ -282,14 +286,14 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         adapter = ChatAdapter(inbox)
         self.language = adapter.language()
         with translation.override(self.language):
-            if not adapter.origin_allowed(origin):
+            if not adapter.origin_allowed(origin, host):
                 log.info("widget %s refused origin %r", slug, origin)
                 return None, (
                     "origin_not_allowed",
                     _("This website (%(origin)s) is not allowed to use this chat.")
                     % {"origin": origin or "?"},
                 )
-            if not ratelimit.allow("connect", ip, settings.WIDGET_CONNECT_RATE):
+            if not ratelimit.allow("connect", self.ip, settings.WIDGET_CONNECT_RATE):
                 return None, ("rate_limited", _("Too many connections; try again in a minute."))
         return inbox, None
 

@@ -146,7 +146,7 @@ def upload(request: HttpRequest, slug: str) -> HttpResponseBase:
     adapter = ChatAdapter(inbox)
     origin = request.headers.get("Origin", "")
     with translation.override(adapter.language()):
-        if not adapter.origin_allowed(origin):
+        if not adapter.origin_allowed(origin, request.get_host()):
             return _error(
                 403,
                 "origin_not_allowed",

@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.http.request import validate_host
 
 from channels_in.base import BadPayload, ChannelAdapter, ParsedItem
 from channels_in.models import InboundEvent
@@ -125,11 +124,12 @@ class ChatAdapter(ChannelAdapter):
         items = raw if isinstance(raw, list) else str(raw).split(",")
         return [str(o).strip().rstrip("/").lower() for o in items if str(o).strip()]
 
-    def origin_allowed(self, origin: str | None) -> bool:
+    def origin_allowed(self, origin: str | None, own_host: str = "") -> bool:
         """Is a page at `origin` allowed to run this inbox's widget?
 
-        Our own hosts always are (the demo page); a missing Origin header (non-browser
-        clients) is not: browsers always send it on websockets and CORS requests.
+        Pages served by this help desk itself (the demo) always are: their origin is
+        the host they connect to. A missing Origin (a non-browser client) is not:
+        browsers always send it on websockets and cross-origin requests.
         """
         if not origin:
             return False
@@ -137,9 +137,8 @@ class ChatAdapter(ChannelAdapter):
         allowed = self.allowed_origins()
         if "*" in allowed or origin in allowed:
             return True
-        parts = urlsplit(origin)
-        host = parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc
-        return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+        netloc = urlsplit(origin).netloc
+        return bool(own_host) and netloc == own_host.strip().lower()
 
     def identity_is_valid(self, identifier: str, given_hash: str) -> bool:
         """Constant-time check of the host site's identifier_hash; fails closed."""

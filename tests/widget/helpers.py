@@ -38,8 +38,12 @@ def make_agent(email: str = "alice@example.org", name: str = "Alice", team: Team
     return agent
 
 
-def visitor(slug: str = "site", origin: str | None = ORIGIN) -> WebsocketCommunicator:
-    headers = [(b"origin", origin.encode())] if origin else []
+def visitor(
+    slug: str = "site", origin: str | None = ORIGIN, host: str = "help.example.org"
+) -> WebsocketCommunicator:
+    headers = [(b"host", host.encode())]
+    if origin:
+        headers.append((b"origin", origin.encode()))
     return WebsocketCommunicator(widget_app, f"/ws/widget/{slug}/", headers=headers)
 
 

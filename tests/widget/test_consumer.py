@@ -352,8 +352,13 @@ def test_a_disallowed_origin_is_refused_at_the_handshake(inbox):
 
 def test_our_own_pages_may_use_any_chat_inbox(inbox):
     async def scenario():
-        ws = visitor(origin="http://localhost:8000")
+        ws = visitor(origin="http://localhost:8000", host="localhost:8000")
         assert (await hello(ws))["type"] == "ready"
+        await ws.disconnect()
+        # Only the very host: another port is another origin.
+        ws = visitor(origin="http://localhost:9999", host="localhost:8000")
+        await ws.connect()
+        assert (await ws.receive_json_from())["code"] == "origin_not_allowed"
         await ws.disconnect()
 
     run(scenario)
@@ -467,6 +472,21 @@ def test_a_socket_that_never_says_hello_is_closed(inbox):
             frame = await ws.receive_json_from(timeout=2)
             assert frame["code"] == "no_hello"
             await ws.disconnect()
+
+    run(scenario)
+
+
+def test_the_server_can_drop_a_visitors_sockets(inbox):
+    from widget.actions import drop_visitor
+
+    async def scenario():
+        ws = visitor()
+        await hello(ws)
+        await say(ws, "hi")
+        contact = await database_sync_to_async(Contact.objects.get)()
+        await database_sync_to_async(drop_visitor)(contact.pk)
+        closed = await ws.receive_output(timeout=2)
+        assert closed == {"type": "websocket.close", "code": 4000}
 
     run(scenario)
 
