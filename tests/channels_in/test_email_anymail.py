@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 
 from django.test import override_settings
 
@@ -19,12 +20,12 @@ from tests.channels_in.test_email_support import EmailTestCase, build_mail, fixt
 SECRET = "anymail-user:anymail-pass"
 SIGNING_KEY = "mailgun-signing-key"
 ANYMAIL = {"WEBHOOK_SECRET": SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
-AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
+AUTH: dict[str, Any] = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
 
 
 @override_settings(ANYMAIL=ANYMAIL)
 class InboundWebhookTests(EmailTestCase):
-    def post_postmark(self, raw: bytes, **headers: str):
+    def post_postmark(self, raw: bytes, **headers: Any):
         payload = {"RawEmail": raw.decode("utf-8", "replace"), "MessageID": "pm-inbound-1"}
         with self.captureOnCommitCallbacks(execute=True):
             return self.client.post(
