@@ -15,6 +15,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import re_path  # noqa: E402
 
 from conversations.routing import websocket_urlpatterns  # noqa: E402
+from kpi.routing import websocket_urlpatterns as kpi_websocket_urlpatterns  # noqa: E402
 from widget.routing import websocket_urlpatterns as widget_websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -28,7 +29,9 @@ application = ProtocolTypeRouter(
                 re_path(
                     r"^",
                     AllowedHostsOriginValidator(
-                        AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+                        AuthMiddlewareStack(
+                            URLRouter([*websocket_urlpatterns, *kpi_websocket_urlpatterns])
+                        )
                     ),
                 ),
             ]

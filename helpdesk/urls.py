@@ -6,6 +6,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from helpdesk import health, views
+from kpi import api as kpi_api
+from kpi import views as kpi_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -35,6 +37,9 @@ urlpatterns = [
     path("widget/", include("widget.urls")),
     # E-mail inbound and tracking webhooks of the ESPs (signature checks in anymail).
     path("hooks/anymail/", include("channels_in.email.urls")),
+    path("api/v1/kpi/summary/", kpi_api.SummaryView.as_view(), name="kpi-summary"),
+    path("kpi/", include("kpi.urls")),
+    path("survey/<str:token>/", kpi_views.survey, name="survey"),
     path("api/v1/", include("conversations.api_urls")),
     path("api/", include("helpdesk.api_urls")),
 ]
