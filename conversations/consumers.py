@@ -7,13 +7,17 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.generic.websocket import JsonWebsocketConsumer
 from django.http import Http404
+from django.template.loader import render_to_string
 
-from conversations import access, actions, presence, realtime
+from conversations import access, actions, presence, realtime, timeline
 from helpdesk.models import Team
 
 
 class AgentConsumer(JsonWebsocketConsumer):
-    """Frames in: {"type": "subscribe"|"unsubscribe", "conversation": id}.
+    """Frames in: {"type": "subscribe"|"unsubscribe", "conversation": id},
+    {"type": "activity", "conversation": id, "state": "viewing"|"replying"|"idle"}
+    (collision detection), {"type": "catch_up", "conversation": id, "after": entry
+    public id, "also": [entry public ids]} (after a reconnect or a live event).
 
     Frames out: the events actions publish (entry.created, entry.updated,
     conversation.created, conversation.updated, notification).
@@ -26,6 +30,8 @@ class AgentConsumer(JsonWebsocketConsumer):
             return
         self.agent = user
         self.groups_joined: set[str] = set()
+        # conversation id -> what this agent is doing there, for collision detection
+        self.activity: dict[int, str] = {}
         self.accept()
         team_ids = (
             list(Team.objects.values_list("id", flat=True))
@@ -40,6 +46,8 @@ class AgentConsumer(JsonWebsocketConsumer):
         presence.agent_connected(user.pk)
 
     def disconnect(self, code: int) -> None:
+        for conversation_id in list(getattr(self, "activity", {})):
+            self._announce(conversation_id, "left")
         if getattr(self, "agent", None) is not None:
             presence.agent_disconnected(self.agent.pk)
         for group in list(getattr(self, "groups_joined", ())):
@@ -61,8 +69,25 @@ class AgentConsumer(JsonWebsocketConsumer):
                 return
             self._join(realtime.conversation_group(conversation.pk))
             self.send_json({"type": "subscribed", "conversation": conversation.pk})
+            self.activity[conversation.pk] = "viewing"
+            # ask=True: everyone already there answers with what they are doing.
+            self._announce(conversation.pk, "viewing", ask=True)
+        elif kind == "activity":
+            conversation_id = _int(content.get("conversation"))
+            state = content.get("state")
+            if conversation_id not in self.activity or state not in ACTIVITY_STATES:
+                self.send_json({"type": "error", "error": "subscribe first"})
+                return
+            if self.activity[conversation_id] != state:
+                self.activity[conversation_id] = state
+                self._announce(conversation_id, state)
+        elif kind == "catch_up":
+            self._catch_up(content)
         elif kind == "unsubscribe":
-            group = realtime.conversation_group(int(content.get("conversation") or 0))
+            conversation_id = _int(content.get("conversation"))
+            if self.activity.pop(conversation_id, None) is not None:
+                self._announce(conversation_id, "left")
+            group = realtime.conversation_group(conversation_id)
             if group in self.groups_joined:
                 async_to_sync(self.channel_layer.group_discard)(group, self.channel_name)
                 self.groups_joined.discard(group)
@@ -100,3 +125,74 @@ class AgentConsumer(JsonWebsocketConsumer):
 
     def notification(self, event: dict[str, Any]) -> None:
         self.send_json(event)
+
+    def agent_activity(self, event: dict[str, Any]) -> None:
+        """Another agent's viewing/replying state in a conversation this socket watches."""
+        conversation_id = event["conversation"]
+        if event["agent"] == self.agent.pk or conversation_id not in self.activity:
+            return  # our own echo (or another tab of ours), or a conversation we left
+        self.send_json({k: v for k, v in event.items() if k not in ("ask", "channel")})
+        if event.get("ask"):
+            self._announce(conversation_id, self.activity[conversation_id])
+
+    # --- collision detection and catch-up ------------------------------------------
+    def _announce(self, conversation_id: int, state: str, *, ask: bool = False) -> None:
+        async_to_sync(self.channel_layer.group_send)(
+            realtime.conversation_group(conversation_id),
+            {
+                "type": "agent.activity",
+                "conversation": conversation_id,
+                "agent": self.agent.pk,
+                "name": self.agent.display_name,
+                "state": state,
+                "ask": ask,
+                "channel": self.channel_name,
+            },
+        )
+
+    def _catch_up(self, content: dict[str, Any]) -> None:
+        """Entries newer than the client's last one, plus fresh copies of `also`
+        (replies whose delivery status may have moved while the socket was down)."""
+        try:
+            conversation = access.get_conversation_for_agent(
+                self.agent, _int(content.get("conversation"))
+            )
+        except Http404:
+            self.send_json({"type": "error", "error": "no such conversation"})
+            return
+        after = str(content.get("after") or "")
+        entries = timeline.entries_after(conversation, after)
+        also = [str(i) for i in (content.get("also") or [])[:50]]
+        seen = {e.pk for e in entries}
+        if also:
+            entries += [
+                e for e in timeline.entries_by_public_ids(conversation, also) if e.pk not in seen
+            ]
+        self.send_json(
+            {
+                "type": "catch_up",
+                "conversation": conversation.pk,
+                "entries": [
+                    {
+                        "id": str(entry.public_id),
+                        "kind": entry.kind,
+                        "delivery_status": entry.delivery_status,
+                        "html": render_to_string(
+                            "conversations/snippets/entry.html",
+                            {"entry": entry, "contact": conversation.contact},
+                        ),
+                    }
+                    for entry in entries
+                ],
+            }
+        )
+
+
+ACTIVITY_STATES = ("viewing", "replying", "idle")
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
