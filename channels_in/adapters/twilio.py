@@ -46,6 +46,7 @@ from channels_in.twilio import errors, voice
 from channels_in.twilio import tasks as twilio_tasks
 from conversations.identities import IdentityRef, InvalidIdentity, normalize
 from conversations.models import Channel, Entry, IdentityKind
+from helpdesk.models import Team
 from helpdesk.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
@@ -530,6 +531,24 @@ class TwilioAdapter(ChannelAdapter):
         return str(message.sid)
 
     # --- operator --------------------------------------------------------------
+    def check_settings(self) -> list[str]:
+        problems = super().check_settings()
+        if not self.inbox.setting("phone_number") and not self.inbox.setting("whatsapp_number"):
+            problems.append(
+                f"inbox {self.inbox.slug!r} has neither 'phone_number' nor 'whatsapp_number'"
+            )
+        unknown = sorted(
+            name
+            for name in voice.menu(self.inbox).values()
+            if not Team.objects.filter(name__iexact=name).exists()
+        )
+        if unknown:
+            problems.append(
+                f"inbox {self.inbox.slug!r} has menu entries for unknown teams: "
+                + ", ".join(unknown)
+            )
+        return problems
+
     def webhook_paths(self) -> list[str]:
         return [
             reverse(f"channels_in:twilio_{name}", args=[self.inbox.slug])

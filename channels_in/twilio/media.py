@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -20,6 +21,12 @@ class Fetched:
     stored: int = 0
     failed: int = 0
     retry: bool = False
+
+
+def is_twilio_url(url: str) -> bool:
+    parsed = urlsplit(url)
+    host = (parsed.hostname or "").lower()
+    return parsed.scheme == "https" and (host == "twilio.com" or host.endswith(".twilio.com"))
 
 
 def fetch_message_media(inbox_id: int, message_sid: str) -> Fetched:
@@ -43,6 +50,11 @@ def fetch_message_media(inbox_id: int, message_sid: str) -> Fetched:
         return outcome
     with http.client(timeout=60.0) as client:
         for attachment in pending:
+            if not is_twilio_url(attachment.source_url):
+                # Our credentials go only to Twilio, whatever a payload names.
+                log.warning("not fetching media outside Twilio: %s", attachment.source_url)
+                outcome.failed += 1
+                continue
             try:
                 response = client.get(attachment.source_url, auth=auth, follow_redirects=True)
             except httpx.HTTPError as exc:

@@ -250,3 +250,24 @@ class AccountTests(TwilioTestCase):
         )
         self.assertEqual(adapter_for(self.inbox).check_settings(), [])
         self.assertEqual(self.inbox.setting("account_sid"), ACCOUNT_SID)
+
+    def test_the_system_check_names_missing_numbers_and_unknown_teams(self):
+        from channels_in.registry import adapter_for
+
+        self.inbox.config = {"account_sid": ACCOUNT_SID, "menu": "1=Support,2=Billing"}
+        self.inbox.save(update_fields=["config"])
+        self.assertEqual(
+            adapter_for(self.inbox).check_settings(),
+            [
+                "inbox 'phone' has neither 'phone_number' nor 'whatsapp_number'",
+                "inbox 'phone' has menu entries for unknown teams: Billing",
+            ],
+        )
+
+    def test_media_outside_twilio_is_never_fetched_with_our_credentials(self):
+        payload = fixture(
+            "mms_two_media", NumMedia="1", MediaUrl0="https://attacker.example.com/x.jpg"
+        )
+        self.hook("messages", payload)
+        self.assertEqual(self.http.requests, [])
+        self.assertFalse(Attachment.objects.get().file)
