@@ -16,7 +16,7 @@ from conversations.models import Channel, IdentityKind
 class InstagramAdapter(MessagingAdapter):
     kind = "instagram"
     channels = (Channel.INSTAGRAM,)
-    config_keys: ClassVar[tuple[str, ...]] = ("instagram_id", "page_id", "graph_url")
+    config_keys: ClassVar[tuple[str, ...]] = ("instagram_id", "page_id", "app_id", "graph_url")
     required_keys: ClassVar[tuple[str, ...]] = (
         "app_secret",
         "verify_token",

@@ -15,7 +15,7 @@ from conversations.models import Channel, IdentityKind
 class MessengerAdapter(MessagingAdapter):
     kind = "messenger"
     channels = (Channel.MESSENGER,)
-    config_keys: ClassVar[tuple[str, ...]] = ("page_id", "graph_url")
+    config_keys: ClassVar[tuple[str, ...]] = ("page_id", "app_id", "graph_url")
     required_keys: ClassVar[tuple[str, ...]] = (
         "app_secret",
         "verify_token",

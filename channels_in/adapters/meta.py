@@ -360,6 +360,10 @@ class MessagingAdapter(MetaAdapter):
         customer = recipient if echo else sender
         if not customer:
             return []
+        if echo and self.is_own_app(message.get("app_id")):
+            # Our own Send API call: the reply is on the timeline already (its mid
+            # is recorded when sending returns), so the echo adds nothing.
+            return []
         parameters: dict[str, Any] = {"sender_id": customer}
         if standby:
             parameters["standby"] = True
@@ -422,6 +426,10 @@ class MessagingAdapter(MetaAdapter):
                 direction="outbound" if echo else "inbound",
             )
         ]
+
+    def is_own_app(self, app_id: Any) -> bool:
+        ours = str(self.inbox.setting("app_id") or "")
+        return bool(ours) and str(app_id or "") == ours
 
     def attachment_ref(self, kind: str, url: str, mid: str, index: int) -> AttachmentRef:
         path = url.split("?")[0].rstrip("/")

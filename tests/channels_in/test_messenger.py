@@ -5,7 +5,7 @@ import json
 import httpx
 import time_machine
 
-from channels_in.models import InboundEvent
+from channels_in.models import InboundEvent, Inbox
 from conversations import actions
 from conversations.inbound import AttachmentRef
 from conversations.models import Attachment, Contact, Conversation, Entry
@@ -142,6 +142,14 @@ class EchoAndStatusTests(MessengerTestCase):
         self.assertEqual(echo.conversation, self.conversation)
         self.assertEqual(echo.parameters["app_id"], 263902037430900)
         self.assertEqual(Contact.objects.count(), 1)
+
+    def test_an_echo_sent_by_our_own_app_is_skipped(self):
+        Inbox.objects.filter(pk=self.inbox.pk).update(
+            config={"page_id": PAGE, "app_id": "263902037430900"}
+        )
+        self.post("echo")
+        self.assertFalse(Entry.objects.filter(kind="outbound").exists())
+        self.assertEqual(InboundEvent.objects.filter(status="ignored").count(), 1)
 
     def test_the_echo_of_our_own_reply_is_not_a_second_message(self):
         self.graph_ok({"recipient_id": PSID, "message_id": MID + "05"})
