@@ -38,10 +38,6 @@ class Results:
         return self.conversation is None and not self.contacts and not self.entries
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def message_matches(text: str) -> QuerySet[Entry]:
     """Entries whose body contains the words of `text` (every word, any order)."""
     qs = Entry.objects.filter(kind__in=(Entry.Kind.INBOUND, Entry.Kind.OUTBOUND, Entry.Kind.NOTE))
