@@ -7,7 +7,7 @@ Instagram app secret as `app_secret`. IGSIDs are identities of kind `instagram`.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from channels_in.adapters.meta import MessagingAdapter
 from conversations.models import Channel, IdentityKind
@@ -27,3 +27,7 @@ class InstagramAdapter(MessagingAdapter):
     account_key = "instagram_id"
     identity_kind = IdentityKind.INSTAGRAM
     product = "Instagram"
+    profile_fields = ("name", "username")
+
+    def name_from_profile(self, profile: dict[str, Any]) -> str:
+        return str(profile.get("name") or profile.get("username") or "")

@@ -26,3 +26,4 @@ class MessengerAdapter(MessagingAdapter):
     account_key = "page_id"
     identity_kind = IdentityKind.MESSENGER
     product = "Messenger"
+    profile_fields = ("first_name", "last_name")

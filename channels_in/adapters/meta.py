@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import mimetypes
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import httpx
 from django.conf import settings
@@ -37,9 +39,11 @@ from channels_in.base import (
     SignatureError,
     ThreadHints,
 )
-from channels_in.models import InboundEvent
+from channels_in.models import InboundEvent, Inbox
 from conversations.identities import IdentityRef, InvalidIdentity, normalize
 from conversations.models import Attachment, Entry, Identity
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 # Graph error codes worth retrying: throttling, temporary outages, "try again later".
@@ -198,6 +202,14 @@ class MetaAdapter(ChannelAdapter):
         except ValueError as exc:
             raise ChannelError(f"Graph API answered non-JSON: {response.text[:200]}") from exc
 
+    def graph_get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """GET from the Graph API; return the JSON answer or raise ChannelError."""
+        response = self.download(self.graph_url(path) + "?" + urlencode(params))
+        try:
+            return as_dict(response.json())
+        except ValueError as exc:
+            raise ChannelError(f"Graph API answered non-JSON: {response.text[:200]}") from exc
+
     def download(self, url: str, *, authenticated: bool = True) -> httpx.Response:
         headers = self.auth_headers() if authenticated else {}
         try:
@@ -256,6 +268,12 @@ class MessagingAdapter(MetaAdapter):
 
     identity_kind: ClassVar[str] = ""
     product: ClassVar[str] = ""
+    # User Profile API fields that make up a display name.
+    profile_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, inbox: Inbox) -> None:
+        super().__init__(inbox)
+        self._names: dict[str, str] = {}
 
     def parse(self, event: InboundEvent) -> list[ParsedItem]:
         data = load_json(bytes(event.body))
@@ -427,6 +445,27 @@ class MessagingAdapter(MetaAdapter):
             )
         ]
 
+    def profile_name(self, user_id: str) -> str:
+        """The name of someone new to us, from the Graph API; '' when unknown.
+
+        Webhooks carry no names. Known senders cost nothing: the lookup only runs
+        for an id no contact has yet, and a failure just leaves the name empty.
+        """
+        if user_id not in self._names:
+            name = ""
+            if not Identity.objects.filter(kind=self.identity_kind, value=user_id).exists():
+                try:
+                    profile = self.graph_get(user_id, {"fields": ",".join(self.profile_fields)})
+                except ChannelError as exc:
+                    log.info("no %s profile for %s: %s", self.product, user_id, exc.message)
+                    profile = {}
+                name = self.name_from_profile(profile)
+            self._names[user_id] = name
+        return self._names[user_id]
+
+    def name_from_profile(self, profile: dict[str, Any]) -> str:
+        return " ".join(str(profile[f]) for f in self.profile_fields if profile.get(f))
+
     def is_own_app(self, app_id: Any) -> bool:
         ours = str(self.inbox.setting("app_id") or "")
         return bool(ours) and str(app_id or "") == ours
@@ -460,6 +499,7 @@ class MessagingAdapter(MetaAdapter):
             inbox_id=self.inbox.pk,
             channel=self.identity_kind,
             identities=self.identity(customer),
+            contact_name=self.profile_name(customer),
             body=body,
             provider_id=provider_id,
             occurred_at=at,

@@ -43,6 +43,15 @@ class InboundTests(InstagramTestCase):
             [("instagram", IGSID)],
         )
 
+    def test_the_profile_name_fills_the_new_contact(self):
+        self.graph_ok({"name": "Ana Kovač", "username": "ana.k", "id": IGSID})
+        self.post("text")
+        self.assertEqual(Contact.objects.get().name, "Ana Kovač")
+        self.assertEqual(
+            str(self.http.requests[0].url),
+            f"https://graph.instagram.com/v25.0/{IGSID}?fields=name%2Cusername",
+        )
+
     def test_a_forged_or_unsigned_post_is_refused(self):
         self.assertEqual(self.post_meta(name="text", secret="x" + APP_SECRET).status_code, 403)
         self.assertEqual(self.post_meta(name="text", secret=None).status_code, 403)
@@ -64,7 +73,7 @@ class InboundTests(InstagramTestCase):
         self.assertEqual(
             (attachment.content_type, attachment.file.read()), ("image/png", b"IGIMAGE")
         )
-        self.assertEqual(self.http.requests[0].url.host, "lookaside.fbsbx.com")
+        self.assertEqual(self.http.requests[-1].url.host, "lookaside.fbsbx.com")
 
     def test_a_story_mention_is_recorded_with_its_link(self):
         self.post("story_mention")
@@ -134,6 +143,7 @@ class InboundTests(InstagramTestCase):
 class OutboundTests(InstagramTestCase):
     def test_a_reply_goes_to_the_instagram_messages_edge(self):
         self.post("text")
+        self.http.requests.clear()  # the profile lookup of the new sender
         self.graph_ok({"recipient_id": IGSID, "message_id": "ig-REPLY-1"})
         with time_machine.travel(INSIDE_24H), self.captureOnCommitCallbacks(execute=True):
             entry = actions.reply(Conversation.objects.get(), self.alice, "Hello!")

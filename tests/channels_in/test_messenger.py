@@ -64,6 +64,25 @@ class WebhookTests(MessengerTestCase):
             [("messenger", PSID)],
         )
 
+    def test_the_profile_name_of_a_new_sender_is_looked_up_once(self):
+        self.graph_ok({"first_name": "Peter", "last_name": "Chang", "id": PSID})
+        self.post("text")
+        self.post("quick_reply")
+        self.assertEqual(Contact.objects.get().name, "Peter Chang")
+        self.assertEqual(len(self.http.requests), 1)
+        request = self.http.requests[0]
+        self.assertEqual(request.method, "GET")
+        self.assertEqual(str(request.url), f"{GRAPH}/{PSID}?fields=first_name%2Clast_name")
+        self.assertEqual(request.headers["Authorization"], f"Bearer {ACCESS_TOKEN}")
+
+    def test_a_failed_profile_lookup_leaves_the_name_empty(self):
+        self.http.responder = lambda r: httpx.Response(
+            400, json={"error": {"message": "No permission", "code": 10}}
+        )
+        self.post("text")
+        self.assertEqual(Contact.objects.get().name, "")
+        self.assertEqual(self.only_entry().body, "Hello from Messenger")
+
     def test_a_replay_is_one_message(self):
         self.post("text")
         self.post("text")
@@ -83,9 +102,11 @@ class WebhookTests(MessengerTestCase):
             rows, [("photo_123.jpg", "image/jpeg", 5), ("receipt.pdf", "application/pdf", 5)]
         )
         self.assertEqual(entry.attachments.count(), 2)
-        self.assertEqual(len(self.http.requests), 2)
-        self.assertEqual(self.http.requests[0].url.host, "scontent.xx.fbcdn.net")
-        self.assertNotIn("Authorization", self.http.requests[0].headers)
+        downloads = [r for r in self.http.requests if r.url.host != "graph.facebook.com"]
+        self.assertEqual(
+            [r.url.host for r in downloads], ["scontent.xx.fbcdn.net", "cdn.fbsbx.com"]
+        )
+        self.assertNotIn("Authorization", downloads[0].headers)
 
     def test_a_quick_reply_keeps_its_payload(self):
         self.post("quick_reply")
@@ -179,6 +200,7 @@ class OutboundTests(MessengerTestCase):
     def setUp(self):
         self.post("text")
         self.conversation = Conversation.objects.get()
+        self.http.requests.clear()  # the profile lookup of the new sender
 
     def reply(self, at, body="We are on it", **kwargs):
         with time_machine.travel(at), self.captureOnCommitCallbacks(execute=True):
