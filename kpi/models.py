@@ -259,3 +259,25 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.name}"
+
+
+class ImportedConversation(models.Model):
+    """What `manage.py import_conversations` last wrote for an external id.
+
+    The digest of the line makes a re-import of an unchanged line a no-op and a
+    changed line an update. (It lives here because the importer is the one writer
+    outside the core's actions and the core's schema belongs to another team.)
+    """
+
+    conversation = models.OneToOneField(
+        "conversations.Conversation",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    external_id = models.CharField(max_length=200, unique=True)
+    digest = models.CharField(max_length=64)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.external_id

@@ -1,0 +1,768 @@
+"""History import from another help desk: JSON Lines as IMPORT_FORMAT.md specifies.
+
+This is the one deliberate exception to "actions are the only writers", like a data
+migration: to load 2,000+ conversations per second it writes the models directly,
+with bulk operations, a batch of lines per transaction and a fallback to one
+transaction per line when a batch fails. The result must equal what the live actions
+produce: the lifecycle timestamps are derived by replaying the entries in time order
+with the same rules as conversations.actions (first inbound, first human reply,
+reopen on a customer message to a resolved conversation, last resolution, human
+reply count, waiting_since), the timeline gets the same event entries
+(status_changed, reopened, assigned, priority_changed, channel_switched,
+survey_answered), identities are normalized with conversations.identities.normalize
+and a contact known by any identity is reused.
+
+Import is idempotent on external_id: an unchanged line is skipped (by a digest of
+the line), a changed line replaces that conversation's timeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from conversations.identities import IdentityRef, InvalidIdentity, normalize
+from conversations.models import (
+    Channel,
+    Contact,
+    Conversation,
+    Entry,
+    Identity,
+    IdentityKind,
+    Label,
+)
+from helpdesk.models import Agent, Team
+from kpi.models import SCORE_RANGES, ImportedConversation, KpiDirty, SurveyResponse
+
+BATCH_SIZE = 500
+STATUSES = {s.value for s in Conversation.Status}
+PRIORITIES = {p.value for p in Conversation.Priority}
+EVENTS = {"resolved", "reopened", "assigned", "snoozed", "priority"}
+
+
+class ImportLineError(ValueError):
+    """A line that can't be imported; the message says why."""
+
+
+# --- parsing and validation ----------------------------------------------------------
+
+
+@dataclass
+class ImportEntry:
+    index: int
+    kind: str
+    at: datetime
+    channel: str = ""
+    body: str = ""
+    author: str = ""
+    is_auto: bool = False
+    event: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    survey: str = ""
+    score: int = 0
+    comment: str = ""
+
+
+@dataclass
+class ImportConversation:
+    line: int
+    digest: str
+    external_id: str
+    name: str
+    identities: list[IdentityRef]
+    attributes: dict[str, Any]
+    status: str
+    team: str
+    assignee: str
+    priority: str
+    labels: list[str]
+    created_at: datetime
+    entries: list[ImportEntry]
+
+
+def _when(value: Any, where: str) -> datetime:
+    if not isinstance(value, str):
+        raise ImportLineError(f"{where}: a time is required (ISO 8601 with an offset)")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ImportLineError(f"{where}: {value!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise ImportLineError(f"{where}: {value!r} has no UTC offset")
+    return moment
+
+
+def _text(data: dict[str, Any], key: str, where: str, limit: int = 0) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ImportLineError(f"{where}.{key} must be a string")
+    if limit and len(value) > limit:
+        raise ImportLineError(f"{where}.{key} is longer than {limit} characters")
+    return value
+
+
+def _channel(data: dict[str, Any], where: str, required: bool) -> str:
+    channel = _text(data, "channel", where)
+    if not channel:
+        if required:
+            raise ImportLineError(f"{where} needs a channel")
+        return ""
+    if channel not in Channel.values:
+        raise ImportLineError(f"{where}: unknown channel {channel!r}")
+    return channel
+
+
+def _entry(index: int, raw: Any) -> ImportEntry:
+    where = f"entries[{index}]"
+    if not isinstance(raw, dict):
+        raise ImportLineError(f"{where} must be an object")
+    kind = raw.get("kind")
+    at = _when(raw.get("at"), f"{where}.at")
+    if kind == "inbound":
+        return ImportEntry(
+            index,
+            kind,
+            at,
+            channel=_channel(raw, where, True),
+            body=_text(raw, "body", where),
+            is_auto=bool(raw.get("auto", False)),
+        )
+    if kind == "outbound":
+        author = _text(raw, "author", where).strip().lower()
+        if not author:
+            raise ImportLineError(f"{where}: an outbound entry needs an author")
+        return ImportEntry(
+            index,
+            kind,
+            at,
+            channel=_channel(raw, where, True),
+            body=_text(raw, "body", where),
+            author=author,
+            is_auto=bool(raw.get("auto", False)),
+        )
+    if kind == "note":
+        return ImportEntry(
+            index, kind, at, body=_text(raw, "body", where), author=_author(raw, where)
+        )
+    if kind == "event":
+        event = raw.get("event")
+        if event not in EVENTS:
+            raise ImportLineError(
+                f"{where}: unknown event {event!r}; expected one of {', '.join(sorted(EVENTS))}"
+            )
+        parameters = raw.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise ImportLineError(f"{where}.parameters must be an object")
+        if event == "priority" and parameters.get("priority") not in PRIORITIES:
+            raise ImportLineError(f"{where}: a priority event needs parameters.priority")
+        if event == "assigned":
+            assignee = parameters.get("assignee")
+            if assignee is not None and not isinstance(assignee, str):
+                raise ImportLineError(f"{where}: parameters.assignee must be an e-mail")
+        return ImportEntry(
+            index,
+            kind,
+            at,
+            event=event,
+            parameters=parameters,
+            author=_author(raw, where),
+            channel=_channel(raw, where, False),
+        )
+    if kind == "survey":
+        survey = raw.get("survey")
+        if survey not in SCORE_RANGES:
+            raise ImportLineError(f"{where}: survey must be csat or nps, got {survey!r}")
+        score = raw.get("score")
+        low, high = SCORE_RANGES[survey]
+        if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
+            raise ImportLineError(
+                f"{where}: a {survey} score is a whole number from {low} to {high}, got {score!r}"
+            )
+        return ImportEntry(
+            index,
+            kind,
+            at,
+            survey=survey,
+            score=score,
+            comment=_text(raw, "comment", where),
+            channel=_channel(raw, where, False),
+        )
+    raise ImportLineError(
+        f"{where}: unknown kind {kind!r}; expected inbound, outbound, note, event or survey"
+    )
+
+
+def _author(raw: dict[str, Any], where: str) -> str:
+    return _text(raw, "author", where).strip().lower()
+
+
+def parse_line(line_number: int, text: str) -> ImportConversation:
+    """Validate one line; raises ImportLineError with the reason."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportLineError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise ImportLineError("a line must be a JSON object")
+    external_id = data.get("external_id")
+    if not isinstance(external_id, str) or not external_id.strip():
+        raise ImportLineError("external_id is required")
+    if len(external_id) > 200:
+        raise ImportLineError("external_id is longer than 200 characters")
+    contact = data.get("contact")
+    if not isinstance(contact, dict):
+        raise ImportLineError("contact is required")
+    raw_identities = contact.get("identities")
+    if not isinstance(raw_identities, list) or not raw_identities:
+        raise ImportLineError("contact.identities needs at least one identity")
+    identities: list[IdentityRef] = []
+    for i, raw in enumerate(raw_identities):
+        if not isinstance(raw, dict):
+            raise ImportLineError(f"contact.identities[{i}] must be an object")
+        kind, value = raw.get("kind"), raw.get("value")
+        if kind not in IdentityKind.values:
+            raise ImportLineError(f"contact.identities[{i}]: unknown kind {kind!r}")
+        try:
+            ref = normalize(str(kind), str(value or ""))
+        except InvalidIdentity as exc:
+            raise ImportLineError(f"contact.identities[{i}]: {exc}") from None
+        if ref not in identities:
+            identities.append(ref)
+    attributes = contact.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise ImportLineError("contact.attributes must be an object")
+    status = data.get("status", "open")
+    if status not in STATUSES:
+        raise ImportLineError(f"unknown status {status!r}")
+    priority = data.get("priority") or "normal"
+    if priority not in PRIORITIES:
+        raise ImportLineError(f"unknown priority {priority!r}")
+    labels = data.get("labels") or []
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ImportLineError("labels must be a list of strings")
+    raw_entries = data.get("entries") or []
+    if not isinstance(raw_entries, list):
+        raise ImportLineError("entries must be a list")
+    entries = [_entry(i, raw) for i, raw in enumerate(raw_entries)]
+    # Entries may come in any order; the timeline is ordered by time (ties keep file order).
+    entries.sort(key=lambda e: (e.at, e.index))
+    if data.get("created_at") is not None:
+        created_at = _when(data.get("created_at"), "created_at")
+    elif entries:
+        created_at = entries[0].at
+    else:
+        raise ImportLineError("created_at is required when there are no entries")
+    return ImportConversation(
+        line=line_number,
+        digest=hashlib.sha256(text.strip().encode()).hexdigest(),
+        external_id=external_id.strip(),
+        name=_text(contact, "name", "contact", 200),
+        identities=identities,
+        attributes=attributes,
+        status=status,
+        team=_text(data, "team", "line", 100).strip(),
+        assignee=_text(data, "assignee", "line").strip().lower(),
+        priority=priority,
+        labels=[x.strip()[:64] for x in labels if x.strip()],
+        created_at=created_at,
+        entries=entries,
+    )
+
+
+# --- replaying the lifecycle -----------------------------------------------------------
+
+
+@dataclass
+class Replayed:
+    entries: list[Entry]
+    surveys: list[tuple[int, ImportEntry]]  # position in entries, survey
+    fields: dict[str, Any]
+
+
+def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed:
+    """The entries and lifecycle fields the live actions would have produced."""
+    entries: list[Entry] = []
+    surveys: list[tuple[int, ImportEntry]] = []
+    status: str = Conversation.Status.OPEN
+    priority: str = Conversation.Priority.NORMAL
+    f: dict[str, Any] = {
+        "first_channel": "",
+        "first_inbound_at": None,
+        "first_human_reply_at": None,
+        "last_message_at": None,
+        "last_inbound_at": None,
+        "last_inbound_channel": "",
+        "waiting_since": None,
+        "resolved_at": None,
+        "reopened_count": 0,
+        "human_reply_count": 0,
+    }
+
+    def event(name: str, at: datetime, parameters: dict[str, Any], author: str = "") -> Entry:
+        entry = Entry(
+            kind=Entry.Kind.EVENT,
+            event=name,
+            parameters=parameters,
+            occurred_at=at,
+            created_at=at,
+            author_id=agent_id(author) if author else None,
+        )
+        entries.append(entry)
+        return entry
+
+    def set_status(new: str, at: datetime, author: str = "", **extra: Any) -> None:
+        nonlocal status
+        if new == status and new != Conversation.Status.SNOOZED:
+            return
+        if status == Conversation.Status.RESOLVED and new != status:
+            f["reopened_count"] += 1
+        if new == Conversation.Status.RESOLVED:
+            f["resolved_at"] = at
+            f["waiting_since"] = None
+        event("status_changed", at, {"from": status, "to": new, **extra}, author)
+        status = new
+
+    for e in item.entries:
+        at = e.at
+        if e.kind == "inbound":
+            if status == Conversation.Status.RESOLVED:
+                # A customer message reopens a resolved conversation (as record_inbound).
+                f["reopened_count"] += 1
+                event("reopened", at, {"reason": "customer_replied"})
+                event("status_changed", at, {"from": status, "to": "open"})
+                status = Conversation.Status.OPEN
+            elif status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
+                event("status_changed", at, {"from": status, "to": "open"})
+                status = Conversation.Status.OPEN
+            previous = f["last_inbound_channel"]
+            if previous and previous != e.channel:
+                event(
+                    "channel_switched", at, {"from": previous, "to": e.channel, "by": "customer"}
+                ).channel = e.channel
+            entries.append(
+                Entry(
+                    kind=Entry.Kind.INBOUND,
+                    channel=e.channel,
+                    body=e.body,
+                    is_auto=e.is_auto,
+                    occurred_at=at,
+                    created_at=at,
+                )
+            )
+            if f["first_inbound_at"] is None:
+                f["first_inbound_at"] = at
+                f["first_channel"] = e.channel
+            f["last_inbound_at"] = at
+            f["last_inbound_channel"] = e.channel
+            f["last_message_at"] = at
+            if f["waiting_since"] is None and not e.is_auto:
+                f["waiting_since"] = at
+        elif e.kind == "outbound":
+            entries.append(
+                Entry(
+                    kind=Entry.Kind.OUTBOUND,
+                    channel=e.channel,
+                    body=e.body,
+                    is_auto=e.is_auto,
+                    author_id=agent_id(e.author),
+                    delivery_status=Entry.Delivery.SENT,
+                    occurred_at=at,
+                    created_at=at,
+                )
+            )
+            f["last_message_at"] = at
+            if not e.is_auto:
+                f["human_reply_count"] += 1
+                if f["first_human_reply_at"] is None:
+                    f["first_human_reply_at"] = at
+                f["waiting_since"] = None
+        elif e.kind == "note":
+            entries.append(
+                Entry(
+                    kind=Entry.Kind.NOTE,
+                    body=e.body,
+                    author_id=agent_id(e.author) if e.author else None,
+                    occurred_at=at,
+                    created_at=at,
+                )
+            )
+        elif e.kind == "survey":
+            surveys.append((len(entries), e))
+            entries.append(
+                Entry(
+                    kind=Entry.Kind.EVENT,
+                    event="survey_answered",
+                    channel=e.channel,
+                    parameters={"survey": e.survey, "score": e.score, "comment": e.comment},
+                    occurred_at=at,
+                    created_at=at,
+                )
+            )
+        elif e.event == "resolved":
+            set_status(Conversation.Status.RESOLVED, at, e.author)
+        elif e.event == "reopened":
+            if status == Conversation.Status.RESOLVED:
+                event("reopened", at, {"reason": "imported"}, e.author)
+            set_status(Conversation.Status.OPEN, at, e.author)
+        elif e.event == "snoozed":
+            until = e.parameters.get("until")
+            extra = {"until": until} if isinstance(until, str) else {}
+            set_status(Conversation.Status.SNOOZED, at, e.author, **extra)
+        elif e.event == "priority":
+            new = e.parameters["priority"]
+            if new != priority:
+                event("priority_changed", at, {"from": priority, "to": new}, e.author)
+                priority = new
+        elif e.event == "assigned":
+            email = (e.parameters.get("assignee") or "").strip().lower()
+            if email:
+                agent_id(email)
+            event(
+                "assigned",
+                at,
+                {
+                    "assignee": email or None,
+                    "assignee_name": email.split("@")[0] if email else None,
+                    "team": e.parameters.get("team") or item.team or None,
+                },
+                e.author,
+            )
+    # The file's status is the truth now; the replay gives the times. resolved_at stays
+    # the last resolution even when reopened since (as set_status leaves it).
+    if item.status == Conversation.Status.RESOLVED:
+        if f["resolved_at"] is None:
+            # Resolved without a resolved event: resolved at its last activity.
+            f["resolved_at"] = item.entries[-1].at if item.entries else item.created_at
+        f["waiting_since"] = None
+    f["status"] = item.status
+    f["priority"] = item.priority
+    return Replayed(entries, surveys, f)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    imported: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def lines(self) -> int:
+        return self.imported + self.updated + self.skipped + self.failed
+
+
+class _Directory:
+    """Agents and teams by e-mail / name, created as needed, cached for the whole import."""
+
+    def __init__(self) -> None:
+        self.agents: dict[str, int] = {}
+        self.teams: dict[str, int] = {}
+        self.labels: dict[str, int] = {}
+
+    def agent_id(self, email: str) -> int:
+        email = email.strip().lower()
+        if email not in self.agents:
+            agent = Agent.objects.filter(email__iexact=email).first()
+            if agent is None:
+                # Someone who left the old help desk: no login until an admin invites them.
+                agent = Agent.objects.create_user(email, is_active=False)
+            self.agents[email] = agent.pk
+        return self.agents[email]
+
+    def team_id(self, name: str) -> int:
+        key = name.lower()
+        if key not in self.teams:
+            team = Team.objects.filter(name__iexact=name).first()
+            if team is None:
+                team = Team.objects.create(name=name)
+            self.teams[key] = team.pk
+        return self.teams[key]
+
+    def label_id(self, name: str) -> int:
+        if name not in self.labels:
+            self.labels[name] = Label.objects.get_or_create(name=name)[0].pk
+        return self.labels[name]
+
+    def forget_created(self) -> None:
+        """After a rollback, rows created inside it are gone: look them up again."""
+        self.agents.clear()
+        self.teams.clear()
+        self.labels.clear()
+
+
+def _owners(refs: Iterable[IdentityRef]) -> dict[IdentityRef, int]:
+    by_kind: dict[str, set[str]] = {}
+    for ref in refs:
+        by_kind.setdefault(ref.kind, set()).add(ref.value)
+    query = Q()
+    for kind, values in by_kind.items():
+        query |= Q(kind=kind, value__in=values)
+    if not query:
+        return {}
+    found = {
+        IdentityRef(kind, value): contact_id
+        for kind, value, contact_id in Identity.objects.filter(query).values_list(
+            "kind", "value", "contact_id"
+        )
+    }
+    # Identities may still point at a merged contact: follow to the survivor.
+    merged = dict(
+        Contact.objects.filter(pk__in=set(found.values()), merged_into__isnull=False).values_list(
+            "pk", "merged_into_id"
+        )
+    )
+    for ref, contact_id in found.items():
+        hops = 0
+        while contact_id in merged and hops < 10:
+            contact_id = merged[contact_id] or contact_id
+            hops += 1
+        found[ref] = contact_id
+    return found
+
+
+def _write_batch(items: list[ImportConversation], directory: _Directory, outcome: Outcome) -> None:
+    """Write a batch in the caller's transaction; counts go to `outcome` only on success."""
+    now = timezone.now()
+    known = {
+        row.external_id: row
+        for row in ImportedConversation.objects.filter(
+            external_id__in=[i.external_id for i in items]
+        )
+    }
+    existing_conversations = dict(
+        Conversation.objects.filter(external_id__in=[i.external_id for i in items]).values_list(
+            "external_id", "pk"
+        )
+    )
+    todo: list[ImportConversation] = []
+    skipped = 0
+    seen: dict[str, ImportConversation] = {}
+    for item in items:
+        record = known.get(item.external_id)
+        if record is not None and record.digest == item.digest:
+            skipped += 1
+            continue
+        seen[item.external_id] = item  # a later line with the same id wins
+    todo = list(seen.values())
+    skipped += len(items) - skipped - len(todo)
+
+    # Contacts: reuse the owner of any identity; lines of this batch share new contacts.
+    owners = _owners(ref for item in todo for ref in item.identities)
+    new_contacts: list[Contact] = []
+    placeholder: dict[IdentityRef, int] = {}  # ref -> index into new_contacts
+    contact_of: list[tuple[str, int]] = []  # ("existing", id) or ("new", index)
+    for item in todo:
+        owner = next((owners[r] for r in item.identities if r in owners), None)
+        if owner is not None:
+            contact_of.append(("existing", owner))
+            for ref in item.identities:
+                placeholder.pop(ref, None)
+            continue
+        index = next((placeholder[r] for r in item.identities if r in placeholder), None)
+        if index is None:
+            index = len(new_contacts)
+            new_contacts.append(
+                Contact(name=item.name, attributes=item.attributes, created_at=item.created_at)
+            )
+        for ref in item.identities:
+            placeholder.setdefault(ref, index)
+        contact_of.append(("new", index))
+    Contact.objects.bulk_create(new_contacts)
+    contact_ids = [cid if kind == "existing" else new_contacts[cid].pk for kind, cid in contact_of]
+    new_identities = []
+    claimed = set(owners)
+    for item, contact_id in zip(todo, contact_ids, strict=True):
+        for ref in item.identities:
+            if ref not in claimed:
+                claimed.add(ref)
+                new_identities.append(
+                    Identity(contact_id=contact_id, kind=ref.kind, value=ref.value)
+                )
+    Identity.objects.bulk_create(new_identities)
+    # Known contacts learn the name and attributes the old system had (as update_contact).
+    updates = {}
+    for item, (kind, cid) in zip(todo, contact_of, strict=True):
+        if kind == "existing" and (item.attributes or item.name):
+            updates[cid] = item
+    if updates:
+        contacts = Contact.objects.in_bulk(list(updates))
+        for cid, item in updates.items():
+            contact = contacts[cid]
+            contact.attributes = {**contact.attributes, **item.attributes}
+            contact.name = contact.name or item.name
+            contact.updated_at = now
+        Contact.objects.bulk_update(contacts.values(), ["attributes", "name", "updated_at"])
+
+    # Conversations: new ones created, changed ones rewritten.
+    replays = [replay(item, directory.agent_id) for item in todo]
+    updated_ids = [
+        existing_conversations[i.external_id]
+        for i in todo
+        if i.external_id in existing_conversations
+    ]
+    if updated_ids:
+        SurveyResponse.objects.filter(conversation_id__in=updated_ids).delete()
+        Entry.objects.filter(conversation_id__in=updated_ids).delete()
+        Conversation.labels.through.objects.filter(conversation_id__in=updated_ids).delete()
+    conversations = []
+    for item, contact_id, replayed in zip(todo, contact_ids, replays, strict=True):
+        conversation = Conversation(
+            pk=existing_conversations.get(item.external_id),
+            contact_id=contact_id,
+            external_id=item.external_id,
+            team_id=directory.team_id(item.team) if item.team else None,
+            assignee_id=directory.agent_id(item.assignee) if item.assignee else None,
+            created_at=item.created_at,
+            updated_at=now,
+            **replayed.fields,
+        )
+        conversations.append(conversation)
+    fields = (
+        [
+            "contact",
+            "team",
+            "assignee",
+            "created_at",
+            "updated_at",
+            *replays[0].fields.keys(),
+        ]
+        if replays
+        else []
+    )
+    to_create = [c for c in conversations if c.pk is None]
+    to_update = [c for c in conversations if c.pk is not None]
+    Conversation.objects.bulk_create(to_create)
+    if to_update:
+        Conversation.objects.bulk_update(to_update, fields)
+        KpiDirty.objects.bulk_create(
+            [KpiDirty(conversation_id=c.pk) for c in to_update], ignore_conflicts=True
+        )
+
+    entries: list[Entry] = []
+    for conversation, replayed in zip(conversations, replays, strict=True):
+        for entry in replayed.entries:
+            entry.conversation_id = conversation.pk
+            entry.contact_id = conversation.contact_id
+            entries.append(entry)
+    Entry.objects.bulk_create(entries, batch_size=2000)
+    responses = []
+    for conversation, replayed in zip(conversations, replays, strict=True):
+        for position, survey in replayed.surveys:
+            responses.append(
+                SurveyResponse(
+                    conversation_id=conversation.pk,
+                    contact_id=conversation.contact_id,
+                    survey=survey.survey,
+                    score=survey.score,
+                    comment=survey.comment,
+                    channel=survey.channel,
+                    entry_id=replayed.entries[position].pk,
+                    received_at=survey.at,
+                )
+            )
+    SurveyResponse.objects.bulk_create(responses)
+    Through = Conversation.labels.through
+    Through.objects.bulk_create(
+        [
+            Through(conversation_id=conversation.pk, label_id=directory.label_id(name))
+            for conversation, item in zip(conversations, todo, strict=True)
+            for name in dict.fromkeys(item.labels)
+        ]
+    )
+    ImportedConversation.objects.filter(external_id__in=[i.external_id for i in todo]).delete()
+    ImportedConversation.objects.bulk_create(
+        [
+            ImportedConversation(
+                conversation_id=conversation.pk,
+                external_id=item.external_id,
+                digest=item.digest,
+                imported_at=now,
+            )
+            for conversation, item in zip(conversations, todo, strict=True)
+        ]
+    )
+    outcome.skipped += skipped
+    outcome.updated += len(to_update)
+    outcome.imported += len(to_create)
+
+
+def _flush(items: list[ImportConversation], directory: _Directory, outcome: Outcome) -> None:
+    if not items:
+        return
+    try:
+        with transaction.atomic():
+            _write_batch(items, directory, outcome)
+        return
+    except Exception:  # noqa: BLE001 - one bad line must not sink the batch: isolate it
+        directory.forget_created()
+    for item in items:
+        try:
+            with transaction.atomic():
+                _write_batch([item], directory, outcome)
+        except Exception as exc:  # noqa: BLE001 - reported with its line number
+            directory.forget_created()
+            outcome.failed += 1
+            outcome.errors.append((item.line, f"{type(exc).__name__}: {exc}"))
+
+
+def import_lines(
+    lines: Iterable[str],
+    *,
+    batch_size: int = BATCH_SIZE,
+    on_error: Callable[[int, str], None] | None = None,
+    on_progress: Callable[[Outcome], None] | None = None,
+) -> Outcome:
+    """Import JSON Lines (streamed; constant memory); returns the counts."""
+    outcome = Outcome()
+    directory = _Directory()
+    batch: list[ImportConversation] = []
+    reported = 0
+
+    def report_errors() -> None:
+        nonlocal reported
+        if on_error is not None:
+            for line, reason in outcome.errors[reported:]:
+                on_error(line, reason)
+        reported = len(outcome.errors)
+        # Keep memory constant on files full of errors.
+        if reported > 1000:
+            outcome.errors.clear()
+            reported = 0
+
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            batch.append(parse_line(number, text))
+        except ImportLineError as exc:
+            outcome.failed += 1
+            outcome.errors.append((number, str(exc)))
+        if len(batch) >= batch_size:
+            _flush(batch, directory, outcome)
+            batch = []
+            if on_progress is not None:
+                on_progress(outcome)
+        report_errors()
+    _flush(batch, directory, outcome)
+    report_errors()
+    if on_progress is not None:
+        on_progress(outcome)
+    return outcome
+
+
+def read_lines(stream: IO[str]) -> Iterator[str]:
+    yield from stream
