@@ -212,8 +212,10 @@ class WhatsAppCloudAdapter(MetaAdapter):
             parameters["reply_to"] = str(context["id"])
         if context.get("forwarded") or context.get("frequently_forwarded"):
             parameters["forwarded"] = True
-        if kind == "reaction" and obj.get("message_id"):
-            replies_to.append(str(obj["message_id"]))
+        # Reactions, edits and deletions belong with the message they are about.
+        about = obj.get("message_id") if kind == "reaction" else obj.get("original_message_id")
+        if kind in ("reaction", "edit", "revoke") and about:
+            replies_to.append(str(about))
         return InboundMessage(
             inbox_id=self.inbox.pk,
             channel=Channel.WHATSAPP,

@@ -317,6 +317,34 @@ class InboundTests(WhatsAppCloudTestCase):
         self.assertEqual(InboundEvent.objects.get().status, "processed")
         self.assertTrue(self.only_entry().parameters["unsupported"])
 
+    def message_of_type(self, kind, obj, wamid):
+        payload = fixture("whatsapp_cloud", "text")
+        message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+        del message["text"]
+        message.update({"type": kind, kind: obj, "id": wamid})
+        return payload
+
+    def test_an_edit_is_a_new_entry_pointing_at_the_original(self):
+        self.post("text")
+        edit = {
+            "original_message_id": WAMID + "01",
+            "message": {"type": "text", "text": {"body": "Hi, my order #1002 has not arrived."}},
+        }
+        self.assert_ok(self.post_meta(self.message_of_type("edit", edit, "wamid.EDIT-1")))
+        entry = Entry.objects.get(provider_id="wamid.EDIT-1")
+        self.assertEqual(entry.body, "Hi, my order #1002 has not arrived.")
+        self.assertEqual(entry.parameters["edited"], WAMID + "01")
+        self.assertEqual(Entry.objects.get(provider_id=WAMID + "01").body[-12:], "not arrived.")
+
+    def test_a_revoked_message_is_noted_and_the_original_kept(self):
+        self.post("text")
+        revoke = {"original_message_id": WAMID + "01"}
+        self.assert_ok(self.post_meta(self.message_of_type("revoke", revoke, "wamid.REVOKE-1")))
+        note = Entry.objects.get(provider_id="wamid.REVOKE-1")
+        self.assertTrue(note.is_auto)
+        self.assertEqual(note.parameters["revoked"], WAMID + "01")
+        self.assertTrue(Entry.objects.filter(provider_id=WAMID + "01").exists())
+
     def test_an_unknown_field_is_stored_and_ignored(self):
         self.post("unknown_field")
         event = InboundEvent.objects.get()
