@@ -12,13 +12,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from channels_in.adapters.chat import ChatAdapter
+from channels_in.adapters.chat import PROVIDER_PREFIX, ChatAdapter
 from channels_in.models import Inbox
 from conversations import actions as core
 from conversations import presence, realtime
 from conversations.actions import ActionError
 from conversations.identities import IdentityRef, InvalidIdentity, normalize
-from conversations.inbound import AttachmentRef, DeliveryUpdate, InboundMessage
+from conversations.inbound import AttachmentRef, InboundMessage
 from conversations.models import Channel, Contact, Conversation, Entry, Identity, IdentityKind
 from widget.sessions import SessionRefused, VisitorSession, new_session, read_token
 
@@ -274,14 +274,21 @@ def mark_read_by_visitor(contact: Contact, entry_id: Any) -> int:
             conversation_id=upto.conversation_id,
             kind=Entry.Kind.OUTBOUND,
             channel=Channel.CHAT,
-            provider_id__isnull=False,
             occurred_at__lte=upto.occurred_at,
-            delivery_status__in=(Entry.Delivery.SENT, Entry.Delivery.DELIVERED),
-        ).values_list("inbox_id", "provider_id")[:50]
+            delivery_status__in=(
+                Entry.Delivery.QUEUED,
+                Entry.Delivery.SENDING,
+                Entry.Delivery.SENT,
+                Entry.Delivery.DELIVERED,
+            ),
+        ).values_list("id", "public_id")[:50]
     )
-    for inbox_id, provider_id in unread:
-        if inbox_id is not None and provider_id:
-            core.record_delivery(DeliveryUpdate(inbox_id, provider_id, Entry.Delivery.READ))
+    for entry_pk, public_id in unread:
+        # The visitor may read a reply before the send task confirmed it (the live
+        # push happens on commit): "read" wins, and the late "sent" can't undo it.
+        core.mark_delivery(
+            entry_pk, Entry.Delivery.READ, provider_id=f"{PROVIDER_PREFIX}{public_id}"
+        )
     return len(unread)
 
 

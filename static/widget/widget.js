@@ -72,7 +72,7 @@
     ".card{margin:4px 0;background:#fff;border:1px solid #e5e7eb;border-radius:14px;padding:14px;display:flex;flex-direction:column;gap:8px}",
     ".card h3{margin:0;font-size:14.5px}.card p{margin:0;color:#4b5563;font-size:13px}",
     ".card input,.card textarea{width:100%;border:1px solid #d1d5db;border-radius:10px;padding:9px 11px;font-size:14px;outline:none;background:#fff;color:#111827}",
-    ".card input:focus,.card textarea:focus,.compose textarea:focus{border-color:var(--c);box-shadow:0 0 0 3px rgba(37,99,235,.12)}",
+    ".card input:focus,.card textarea:focus,.compose textarea:focus{border-color:var(--c);box-shadow:0 0 0 3px color-mix(in srgb,var(--c) 16%,transparent)}",
     ".btn{background:var(--c);color:#fff;border:0;border-radius:10px;padding:9px 14px;font-weight:600;cursor:pointer;font-size:14px}",
     ".btn:disabled{opacity:.5;cursor:default}",
     ".stars{display:flex;gap:6px}.star{flex:1;border:1px solid #d1d5db;background:#fff;border-radius:10px;padding:8px 0;cursor:pointer;font-size:15px;color:#374151}",
@@ -370,6 +370,12 @@
       case "entry":
         if (render(f.entry) && f.entry.kind === "outbound") {
           typingEl.hidden = true;
+          if (f.entry.author && !(availability && availability.online)) {
+            // Someone is clearly here now: no need to ask for an e-mail address.
+            availability = { online: true };
+            setStatus();
+            if (cardEl && cardEl.className.indexOf("offline") >= 0) dropCard();
+          }
           if (isOpen() && document.visibilityState !== "hidden") send({ type: "read", entry: f.entry.id });
           else { unread++; badge.textContent = String(unread); badge.hidden = false; }
         }
