@@ -16,6 +16,7 @@ class InboxSerializer(serializers.ModelSerializer[Inbox]):
         fields = ("id", "public_id", "kind", "slug", "name", "team", "is_active", "created_at")
         read_only_fields = fields
         extra_kwargs = {
+            "id": {"help_text": _("Unique id")},
             "public_id": {"help_text": _("Stable public identifier")},
             "kind": {"help_text": _("The channel provider")},
             "slug": {"help_text": _("Short name used in webhook URLs")},

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -147,9 +148,11 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         responses={204: None},
         parameters=[OpenApiParameter("identity_id", int, OpenApiParameter.PATH)],
     )
-    @action(detail=True, methods=["delete"], url_path=r"identities/(?P<identity_id>[0-9]+)")
+    @action(detail=True, methods=["delete"], url_path=r"identities/(?P<identity_id>[^/.]+)")
     def remove_identity(self, request: Request, pk: str, identity_id: str) -> Response:
         contact = self.get_object()
+        if not identity_id.isdigit():
+            raise Http404
         identity = get_object_or_404(Identity, pk=int(identity_id), contact=contact)
         actions.remove_identity(identity, _agent(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -190,8 +193,8 @@ class ConversationFilter(serializers.Serializer[Any]):
         choices=[("active", "active"), *Conversation.Status.choices], required=False
     )
     assignee = serializers.CharField(required=False)
-    team = serializers.IntegerField(required=False, min_value=1)
-    inbox = serializers.IntegerField(required=False, min_value=1)
+    team = serializers.IntegerField(required=False)
+    inbox = serializers.IntegerField(required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     label = serializers.CharField(required=False, max_length=64)  # type: ignore[assignment]
 
@@ -208,7 +211,12 @@ CONVERSATION_FILTERS = [
         enum=["active", *Conversation.Status.values],
         description="A status, or `active` (open, pending and snoozed)",
     ),
-    OpenApiParameter("assignee", str, description="An agent id, `me`, or `none` for unassigned"),
+    OpenApiParameter(
+        "assignee",
+        str,
+        pattern=r"^(me|none|[0-9]+)$",
+        description="An agent id, `me`, or `none` for unassigned",
+    ),
     OpenApiParameter("team", int, description="Team id"),
     OpenApiParameter("inbox", int, description="Inbox id"),
     OpenApiParameter(

@@ -28,7 +28,10 @@ class AgentRefSerializer(serializers.ModelSerializer[Agent]):
     class Meta:
         model = Agent
         fields = ("id", "name", "email")
-        extra_kwargs = {"email": {"help_text": _("The agent's e-mail address")}}
+        extra_kwargs = {
+            "id": {"help_text": _("Unique id")},
+            "email": {"help_text": _("The agent's e-mail address")},
+        }
 
 
 # --- contacts -------------------------------------------------------------------------
@@ -40,6 +43,7 @@ class IdentitySerializer(serializers.ModelSerializer[Identity]):
         fields = ("id", "kind", "value", "verified", "created_at")
         read_only_fields = fields
         extra_kwargs = {
+            "id": {"help_text": _("Unique id")},
             "kind": {"help_text": _("What the value is: e-mail, phone (E.164), chat id...")},
             "value": {"help_text": _("Normalized: e-mail lower-cased, phone in E.164")},
             "verified": {"help_text": _("Whether the customer proved they own it")},
@@ -81,6 +85,7 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
         )
         read_only_fields = fields
         extra_kwargs = {
+            "id": {"help_text": _("Unique id")},
             "public_id": {"help_text": _("Stable public identifier")},
             "name": {"help_text": _("The customer's name, if known")},
             "attributes": {"help_text": _("Free-form key/value data (CRM ids, plan...)")},
@@ -88,6 +93,14 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
             "created_at": {"help_text": _("When the contact was created")},
             "updated_at": {"help_text": _("Last change")},
         }
+
+
+def _channel_field(help_text: Any) -> serializers.ChoiceField:
+    # Declared explicitly: read-only model fields lose allow_blank, and the schema
+    # must say that "" (no channel yet, or an event) is a possible value.
+    return serializers.ChoiceField(
+        choices=Channel.choices, allow_blank=True, read_only=True, help_text=help_text
+    )
 
 
 def _validate_attributes(value: Any) -> dict[str, Any]:
@@ -102,11 +115,14 @@ class ContactCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text=_("The customer's name")
     )
-    attributes = serializers.JSONField(
+    attributes = serializers.DictField(
         required=False, help_text=_("Free-form key/value data (a JSON object)")
     )
-    identities = IdentityInputSerializer(
-        many=True, help_text=_("At least one address; none may belong to another contact")
+    identities = serializers.ListField(
+        child=IdentityInputSerializer(),
+        min_length=1,
+        max_length=20,
+        help_text=_("At least one address; none may belong to another contact"),
     )
 
     def validate_attributes(self, value: Any) -> dict[str, Any]:
@@ -115,8 +131,6 @@ class ContactCreateSerializer(serializers.Serializer[Any]):
     def validate_identities(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not value:
             raise serializers.ValidationError(_("A contact needs at least one identity."))
-        if len(value) > 20:
-            raise serializers.ValidationError(_("At most 20 identities at once."))
         return value
 
 
@@ -124,7 +138,7 @@ class ContactUpdateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text=_("The customer's name")
     )
-    attributes = serializers.JSONField(
+    attributes = serializers.DictField(
         required=False,
         help_text=_("Keys to set; merged into the existing attributes (a JSON object)"),
     )
@@ -147,13 +161,18 @@ class ContactRefSerializer(serializers.ModelSerializer[Contact]):
         model = Contact
         fields = ("id", "name")
         read_only_fields = fields
-        extra_kwargs = {"name": {"help_text": _("The customer's name, if known")}}
+        extra_kwargs = {
+            "id": {"help_text": _("Unique id")},
+            "name": {"help_text": _("The customer's name, if known")},
+        }
 
 
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):
     contact = ContactRefSerializer(read_only=True, help_text=_("The customer"))
     assignee = AgentRefSerializer(read_only=True, allow_null=True, help_text=_("Assigned agent"))
     labels = serializers.SerializerMethodField(help_text=_("Label names"))
+    first_channel = _channel_field(_("Channel of the first message, or empty"))
+    last_inbound_channel = _channel_field(_("Channel of the last customer message, or empty"))
 
     class Meta:
         model = Conversation
@@ -206,6 +225,7 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
 class EntrySerializer(serializers.ModelSerializer[Entry]):
     id = serializers.UUIDField(source="public_id", read_only=True, help_text=_("Entry id"))
     author = AgentRefSerializer(read_only=True, allow_null=True, help_text=_("Agent, if any"))
+    channel = _channel_field(_("Channel the message went through; empty for notes and events"))
 
     class Meta:
         model = Entry
@@ -226,6 +246,7 @@ class EntrySerializer(serializers.ModelSerializer[Entry]):
         )
         read_only_fields = fields
         extra_kwargs = {
+            "id": {"help_text": _("Unique id")},
             "conversation": {"help_text": _("Conversation number")},
             "kind": {"help_text": _("inbound, outbound, note or event")},
             "channel": {"help_text": _("Channel the message went through")},
@@ -308,6 +329,7 @@ class CannedResponseSerializer(serializers.ModelSerializer[CannedResponse]):
         fields = ("id", "shortcut", "title", "body", "created_at")
         read_only_fields = fields
         extra_kwargs = {
+            "id": {"help_text": _("Unique id")},
             "shortcut": {"help_text": _("Typed as /shortcut in the composer")},
             "title": {"help_text": _("Human title")},
             "body": {"help_text": _("Text with {{ contact_name }}-style variables")},

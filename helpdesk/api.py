@@ -20,6 +20,7 @@ class TeamSerializer(serializers.ModelSerializer[Team]):
         fields = ("id", "public_id", "name", "members", "created_at")
         read_only_fields = fields
         extra_kwargs = {
+            "id": {"help_text": _("Unique id")},
             "public_id": {"help_text": _("Stable public identifier")},
             "name": {"help_text": _("Team name")},
             "created_at": {"help_text": _("When the team was created")},
@@ -37,6 +38,7 @@ class AgentSerializer(serializers.ModelSerializer[Agent]):
         fields = ("id", "public_id", "email", "name", "display_name", "role", "is_active", "teams")
         read_only_fields = fields
         extra_kwargs = {
+            "id": {"help_text": _("Unique id")},
             "public_id": {"help_text": _("Stable public identifier")},
             "email": {"help_text": _("Login e-mail address")},
             "name": {"help_text": _("Full name")},

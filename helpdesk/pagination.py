@@ -29,6 +29,7 @@ class StableCursorPagination(CursorPagination):
         result = super().get_paginated_response_schema(schema)
         result["properties"]["next"]["description"] = "URL of the next page, or null"
         result["properties"]["previous"]["description"] = "URL of the previous page, or null"
+        result["properties"]["results"]["description"] = "The rows of this page"
         return result
 
 
