@@ -99,6 +99,8 @@ def _card(
         lower_better = target is not None and target.direction == KpiTarget.Direction.LOWER
         if abs(delta) < 1e-9:
             card.trend = "same"
+        elif target is None:
+            card.trend = "up" if delta > 0 else "down"  # no target: neither good nor bad
         else:
             card.trend = "better" if (delta < 0) == lower_better else "worse"
     return card
@@ -116,6 +118,24 @@ def cards(current: dict[str, Any], previous: dict[str, Any]) -> list[Card]:
 
     volume_now, volume_before = both("volume", "conversations")
     backlog = current["backlog"]
+    waiting = _card(
+        "backlog_oldest",
+        _("Backlog (now)"),
+        backlog["oldest_waiting_seconds"],
+        None,
+        "seconds",
+        targets,
+        _("%(open)s open · %(pending)s pending · oldest waiting %(oldest)s")
+        % {
+            "open": backlog["open"],
+            "pending": backlog["pending"],
+            "oldest": format_duration(backlog["oldest_waiting_seconds"]),
+        },
+    )
+    # The count is the headline; the colour follows the oldest wait (its target).
+    waiting.display = f"{backlog['open'] + backlog['pending']:,}"
+    if backlog["oldest_waiting_seconds"] is None:
+        waiting.colour = "green" if waiting.target else "none"
     return [
         _card(
             "volume",
@@ -201,16 +221,7 @@ def cards(current: dict[str, Any], previous: dict[str, Any]) -> list[Card]:
                 "b": current["channel_switch"]["conversations"],
             },
         ),
-        _card(
-            "backlog_oldest",
-            _("Backlog (now)"),
-            backlog["oldest_waiting_seconds"],
-            None,
-            "seconds",
-            targets,
-            _("%(open)s open · %(pending)s pending · oldest waiting")
-            % {"open": backlog["open"], "pending": backlog["pending"]},
-        ),
+        waiting,
     ]
 
 
