@@ -320,6 +320,7 @@ class WhatsAppCloudAdapter(MetaAdapter):
                 path, json_body={**base, "type": "text", "text": {"body": entry.body}}
             )
             message_ids.append(self.message_id(answer))
+            caption_used = True
         for attachment in attachments:
             kind = self.media_kind(attachment.content_type)
             media: dict[str, Any] = {"id": self.upload(attachment)}

@@ -561,6 +561,27 @@ class OutboundTests(WhatsAppCloudTestCase):
         )
         self.assertEqual(entry.provider_id, "wamid.IMAGE-1")
 
+    def test_a_voice_note_reply_sends_the_text_first_and_only_once(self):
+        from conversations.inbound import AttachmentRef
+
+        answers = iter(
+            [
+                httpx.Response(200, json={"messages": [{"id": "wamid.TEXT-1"}]}),
+                httpx.Response(200, json={"id": "media-78"}),
+                httpx.Response(200, json={"messages": [{"id": "wamid.AUDIO-1"}]}),
+            ]
+        )
+        self.http.responder = lambda r: next(answers)
+        entry = self.reply(
+            "Listen to this",
+            attachments=[AttachmentRef("note.ogg", "audio/ogg", content=b"OGG")],
+        )
+        text, upload, audio = self.http.requests
+        self.assertEqual(json.loads(text.content)["text"], {"body": "Listen to this"})
+        self.assertEqual(str(upload.url), f"{GRAPH}/{PNID}/media")
+        self.assertEqual(json.loads(audio.content)["audio"], {"id": "media-78"})
+        self.assertEqual(entry.provider_id, "wamid.TEXT-1")
+
     def test_a_closed_window_error_from_meta_is_permanent(self):
         self.http.responder = lambda r: httpx.Response(
             400,
