@@ -35,6 +35,7 @@ from conversations.models import Attachment, Channel, Entry, IdentityKind
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 ALLOWED_UPDATES = ["message", "edited_message"]
+CAPTION_LIMIT = 1024
 
 
 def _name(user: dict[str, Any]) -> str:
@@ -223,7 +224,9 @@ class TelegramAdapter(ChannelAdapter):
         chat_id = self.chat_id(entry)
         sent: list[str] = []
         attachments = list(entry.attachments.all())
-        if entry.body and not attachments:
+        # A caption holds at most 1,024 characters; a longer text goes on its own.
+        caption = entry.body if len(entry.body) <= CAPTION_LIMIT else ""
+        if entry.body and not (attachments and caption):
             result = self.call("sendMessage", json_body={"chat_id": chat_id, "text": entry.body})
             sent.append(self.message_key(chat_id, result))
         for index, attachment in enumerate(attachments):
@@ -237,8 +240,8 @@ class TelegramAdapter(ChannelAdapter):
                 ("sendPhoto", "photo") if attachment.is_image else ("sendDocument", "document")
             )
             data = {"chat_id": chat_id}
-            if index == 0 and entry.body:
-                data["caption"] = entry.body
+            if index == 0 and caption:
+                data["caption"] = caption
             result = self.call(
                 method,
                 data=data,

@@ -248,6 +248,15 @@ class OutboundTests(TelegramTestCase):
         self.assertIn(b'name="photo"; filename="label.png"', request.content)
         self.assertEqual(entry.provider_id, f"{USER_ID}:502")
 
+    def test_a_text_too_long_for_a_caption_is_sent_on_its_own(self):
+        self.answer(505)
+        body = "x" * 1500
+        self.reply(body, attachments=[AttachmentRef("a.png", "image/png", content=b"PNG")])
+        text, photo = self.http.requests
+        self.assertEqual(json.loads(text.content), {"chat_id": USER_ID, "text": body})
+        self.assertEqual(str(photo.url), f"{API}/sendPhoto")
+        self.assertNotIn(b'name="caption"', photo.content)
+
     def test_a_file_reply_uses_send_document(self):
         self.answer(503)
         self.reply(
