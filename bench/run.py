@@ -171,11 +171,33 @@ def recreate_database(server: str, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def manage(env: dict[str, str], *args: str) -> float:
-    """Run a manage.py command; return its wall time in seconds. Raises on failure."""
+def run_lock(server: str, db: str) -> Any:
+    """Hold a PostgreSQL advisory lock for the whole run: two `make bench` runs on
+    the same server and database would drop each other's data and share 2 cores,
+    so the second one waits for the first."""
+    import psycopg
+
+    conn = psycopg.connect(f"{server}/postgres", autocommit=True)
+    key = f"helpdesk-bench:{db}"
+    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+    if not (row and row[0]):
+        log(f"another benchmark run is using {db}; waiting for it to finish")
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+    return conn  # closing the connection (leaving the with block) releases the lock
+
+
+def manage(env: dict[str, str], *args: str) -> tuple[float, str]:
+    """Run a manage.py command; return its wall time in seconds and its stdout."""
     t0 = time.perf_counter()
-    subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True)
-    return time.perf_counter() - t0
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return time.perf_counter() - t0, done.stdout
 
 
 def prepare_fixtures() -> None:
@@ -275,10 +297,10 @@ def run_scale(
         recreate_database(server, db)
         manage(env, "migrate", "--no-input", "-v", "0")
         log(f"seed_demo --conversations {conversations} --messages {entries}")
-        seed_seconds = manage(
+        seed_seconds, seed_output = manage(
             env, "seed_demo", "--conversations", str(conversations), "--messages", str(entries)
         )
-        log(f"seeded {entries} entries in {seed_seconds:.1f}s")
+        log(f"seeded {entries} entries in {seed_seconds:.1f}s: {seed_output.strip()}")
         with psycopg_conn(database_url) as conn:
             conn.execute("VACUUM ANALYZE")
         prepare_fixtures()
@@ -320,6 +342,9 @@ def run_scale(
         base_url = f"http://127.0.0.1:{port}"
         wait_http(base_url + "/healthz", web)
         wait_worker(worker)
+        from helpdesk.celery import app
+
+        app.send_task("helpdesk.heartbeat")  # /healthz wants a worker heartbeat; no beat here
         log(f"stack up: web {base_url} (pid {web.pid}), worker pid {worker.pid}")
         ctx = Context(
             base_url=base_url,
@@ -337,6 +362,7 @@ def run_scale(
             env=env,
             pids={"web": web.pid, "worker": worker.pid},
             seed_seconds=seed_seconds,
+            extra={"seed_output": seed_output},
         )
         sampler = RssSampler(ctx.pids).start()
         time.sleep(1)
@@ -508,7 +534,11 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     plan = list(SCALES) if scale == "all" else [scale]
     try:
-        with tempfile.TemporaryDirectory(prefix="hd-bench-") as tmp:
+        lock = run_lock(server, db)
+    except KeyboardInterrupt:
+        return 130
+    try:
+        with lock, tempfile.TemporaryDirectory(prefix="hd-bench-") as tmp:
             redis_stack = Stack(Path(tmp))
             try:
                 redis_url = start_redis(redis_stack)

@@ -1,0 +1,74 @@
+"""Generic page latency over HTTP: /healthz and the admin conversation changelist.
+
+ours: p50/p95/p99 of >= 1,000 requests from a bounded concurrent client through
+uvicorn (the real ASGI app) as a logged-in admin. baseline: the bare SQL of the
+page's main query on one psycopg connection (for the changelist: its count and
+its first page, exactly as Django generates them; for /healthz: SELECT 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.lib import Context, Result, http_load, sql_latency
+
+GROWS = True
+PRIORITY = 20
+REQUESTS = 1000
+CONCURRENCY = 8
+
+
+def changelist_sql() -> list[tuple[str, Any]]:
+    """The changelist's main queries, taken from the admin's own queryset."""
+    from django.contrib import admin
+
+    from conversations.models import Conversation
+
+    model_admin = admin.site._registry[Conversation]
+    qs = Conversation.objects.all()
+    if model_admin.list_select_related:
+        qs = qs.select_related(*model_admin.list_select_related)
+    ordering = list(model_admin.get_ordering(None) or Conversation._meta.ordering)  # type: ignore[arg-type]
+    page = qs.order_by(*ordering, "-pk")[: model_admin.list_per_page]
+    count_sql, count_params = Conversation.objects.all().values("pk").query.sql_with_params()
+    page_sql, page_params = page.query.sql_with_params()
+    return [
+        (f"SELECT COUNT(*) FROM ({count_sql}) subquery", count_params),
+        (page_sql, page_params),
+    ]
+
+
+def _page(ctx: Context, label: str, path: str, baseline_sql: list[tuple[str, Any]]) -> list[Result]:
+    lat = http_load(
+        ctx.base_url,
+        lambda i: ("GET", path, {}),
+        total=REQUESTS,
+        concurrency=CONCURRENCY,
+        max_seconds=180,
+        cookies=ctx.session_cookie,
+    )
+    base = sql_latency(ctx.dsn, baseline_sql, repeat=REQUESTS)
+    notes = f"{lat.describe()}; concurrency {CONCURRENCY}"
+    rows = [
+        Result(
+            "pages",
+            f"{label} {q}",
+            getattr(lat, q),
+            "ms",
+            baseline=getattr(base, q),
+            baseline_label=f"bare SQL {q}",
+            notes=notes if q == "p95" else "",
+        )
+        for q in ("p50", "p95", "p99")
+    ]
+    if lat.errors:
+        rows[0].notes = f"{lat.errors} errors! " + notes
+    return rows
+
+
+def run(ctx: Context) -> list[Result]:
+    rows = _page(ctx, "GET /healthz", "/healthz", [("SELECT 1", None)])
+    rows += _page(
+        ctx, "admin conversation changelist", "/admin/conversations/conversation/", changelist_sql()
+    )
+    return rows
