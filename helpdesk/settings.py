@@ -367,3 +367,5 @@ WIDGET_UPLOAD_TYPES = env_list(
 WIDGET_TOKEN_MAX_AGE_DAYS = env_int("WIDGET_TOKEN_MAX_AGE_DAYS", 365)
 # Seconds a widget has to say hello after connecting.
 WIDGET_HELLO_TIMEOUT = env_int("WIDGET_HELLO_TIMEOUT", 10)
+# Run the widget's database work on one thread per process (True) or a pool (False).
+WIDGET_DB_THREAD_SENSITIVE = env_bool("WIDGET_DB_THREAD_SENSITIVE", False)

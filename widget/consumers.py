@@ -20,10 +20,12 @@ Frames out: ready {token, visitor, entries, conversation, availability, agent},
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -41,6 +43,26 @@ from widget.payloads import visitor_entry, visitor_entry_from_event
 from widget.sessions import SessionRefused, VisitorSession
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def off_loop(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """database_sync_to_async, by default in the thread pool rather than the one
+    thread-sensitive thread: every helper is a self-contained transaction, and one
+    thread for all the visitors' database work of a process is the bottleneck under
+    load. Tests set WIDGET_DB_THREAD_SENSITIVE to count queries on their connection.
+    """
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        run = database_sync_to_async(fn, thread_sensitive=settings.WIDGET_DB_THREAD_SENSITIVE)
+        result: R = await run(*args, **kwargs)
+        return result
+
+    return wrapper
+
 
 REFUSED = 4403
 TYPING_MIN_INTERVAL = 1.0
@@ -276,7 +298,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         return self.session
 
     # --- database and cache work, off the event loop ------------------------------------
-    @database_sync_to_async
+    @off_loop
     def _admit(
         self, slug: str, origin: str, host: str
     ) -> tuple[Inbox | None, tuple[str, str] | None]:
@@ -297,7 +319,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
                 return None, ("rate_limited", _("Too many connections; try again in a minute."))
         return inbox, None
 
-    @database_sync_to_async
+    @off_loop
     def _open(
         self, token: str | None, identity: actions.VisitorIdentity | None, after: str | None
     ) -> dict[str, Any]:
@@ -323,7 +345,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
                 "known_email": bool(contact and _has_email(contact)),
             }
 
-    @database_sync_to_async
+    @off_loop
     def _history(self, after: str | None) -> list[Any]:
         slug = self._ready_inbox().slug
         if self.contact_id is None:
@@ -331,7 +353,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         contact = Contact(pk=self.contact_id)
         return [visitor_entry(e, slug) for e in actions.visible_entries(contact, after)]
 
-    @database_sync_to_async
+    @off_loop
     def _record_message(self, content: dict[str, Any]) -> dict[str, Any]:
         inbox, session = self._ready_inbox(), self._ready_session()
         client_id = content.get("client_id")
@@ -366,13 +388,13 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             "entry": visitor_entry(entry, inbox.slug, with_attachments=not recorded.created),
         }
 
-    @database_sync_to_async
+    @off_loop
     def _mark_read(self, entry_id: Any) -> None:
         if self.contact_id is None:
             return
         actions.mark_read_by_visitor(Contact(pk=self.contact_id), entry_id)
 
-    @database_sync_to_async
+    @off_loop
     def _prechat(self, fields: Any) -> dict[str, Any]:
         inbox, session = self._ready_inbox(), self._ready_session()
         with translation.override(self.language):
@@ -385,7 +407,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             presence.visitor_connected(contact.pk)
         return {"type": "prechat_ok", "known_email": _has_email(contact)}
 
-    @database_sync_to_async
+    @off_loop
     def _csat(self, content: dict[str, Any]) -> dict[str, Any]:
         with translation.override(self.language):
             if self.contact_id is None:
@@ -405,11 +427,11 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
                 return {"type": "error", "code": "csat", "error": str(exc)}
             return {"type": "csat_ok", "conversation": content.get("conversation")}
 
-    @database_sync_to_async
+    @off_loop
     def _presence_seen(self, contact_id: int) -> None:
         presence.visitor_seen(contact_id)
 
-    @database_sync_to_async
+    @off_loop
     def _presence_down(self, contact_id: int) -> None:
         presence.visitor_disconnected(contact_id)
 
