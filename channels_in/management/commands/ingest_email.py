@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from channels_in import actions
-from channels_in.email.ingest import IngestError, email_inbox, read_path, store_raw
+from channels_in.email.ingest import IngestError, RawMail, email_inbox, read_path, store_raw
 from channels_in.models import InboundEvent
+
+BATCH = 200
 
 
 class Command(BaseCommand):
@@ -42,21 +45,38 @@ class Command(BaseCommand):
 
     def ingest(self, inbox: Any, paths: list[Path]) -> dict[str, int]:
         counts = {"ingested": 0, "duplicates": 0, "failed": 0}
-        for path in paths:
-            try:
+        batch: list[RawMail] = []
+        try:
+            for path in paths:
                 for mail in read_path(path):
-                    event, created = store_raw(inbox, mail.raw, source="file")
-                    if not created:
-                        counts["duplicates"] += 1
-                        continue
-                    # Processed here, now; the task enqueued on commit finds it done.
-                    actions.process_event(event.pk)
-                    status = InboundEvent.objects.values_list("status", flat=True).get(pk=event.pk)
-                    if status == InboundEvent.Status.FAILED:
-                        counts["failed"] += 1
-                        self.stderr.write(f"failed: {mail.origin} (event {event.pk})")
-                    else:
-                        counts["ingested"] += 1
-            except IngestError as exc:
-                raise CommandError(str(exc)) from exc
+                    batch.append(mail)
+                    if len(batch) >= BATCH:
+                        self.ingest_batch(inbox, batch, counts)
+                        batch = []
+            self.ingest_batch(inbox, batch, counts)
+        except IngestError as exc:
+            raise CommandError(str(exc)) from exc
         return counts
+
+    def ingest_batch(self, inbox: Any, batch: list[RawMail], counts: dict[str, int]) -> None:
+        # One transaction per batch: a bulk import pays one commit per BATCH mails, not
+        # two per mail. Each mail still has its own savepoints, so one bad mail is kept
+        # as a failed event while the others are recorded; if the batch itself fails,
+        # nothing of it is written and a re-run picks it up (Message-IDs dedupe).
+        with transaction.atomic():
+            for mail in batch:
+                event, created = store_raw(inbox, mail.raw, source="file")
+                if not created:
+                    counts["duplicates"] += 1
+                    continue
+                # Processed here, now; the task enqueued on commit finds it done.
+                outcome = actions.process_event(event.pk)
+                if outcome is None:
+                    status = InboundEvent.objects.values_list("status", flat=True).get(pk=event.pk)
+                else:
+                    status = outcome.status
+                if status == InboundEvent.Status.FAILED:
+                    counts["failed"] += 1
+                    self.stderr.write(f"failed: {mail.origin} (event {event.pk})")
+                else:
+                    counts["ingested"] += 1
