@@ -97,6 +97,22 @@ def guess_extension(content_type: str) -> str:
     )
 
 
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` in pieces of at most `limit` characters, cut at a line break or space
+    where one is near, so a long reply is sent as several messages."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n", 0, limit), rest.rfind(" ", 0, limit))
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
 def graph_error(response: httpx.Response) -> ChannelError:
     """A Graph API error answer as a ChannelError, permanent unless retrying can help."""
     try:
@@ -268,6 +284,8 @@ class MessagingAdapter(MetaAdapter):
 
     identity_kind: ClassVar[str] = ""
     product: ClassVar[str] = ""
+    # The Send API's longest text message.
+    text_limit: ClassVar[int] = 2000
     # User Profile API fields that make up a display name.
     profile_fields: ClassVar[tuple[str, ...]] = ()
 
@@ -591,14 +609,10 @@ class MessagingAdapter(MetaAdapter):
         mode = self.messaging_type(entry.contact_id)
         path = f"{account}/messages"
         message_ids: list[str] = []
-        if entry.body:
+        for text in split_text(entry.body, self.text_limit):
             answer = self.graph_post(
                 path,
-                json_body={
-                    "recipient": {"id": recipient},
-                    **mode,
-                    "message": {"text": entry.body},
-                },
+                json_body={"recipient": {"id": recipient}, **mode, "message": {"text": text}},
             )
             message_ids.append(str(answer.get("message_id") or ""))
         for attachment in entry.attachments.all():

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from channels_in import http
-from channels_in.adapters.meta import as_dict, as_list, from_epoch, load_json
+from channels_in.adapters.meta import as_dict, as_list, from_epoch, load_json, split_text
 from channels_in.base import (
     AttachmentRef,
     BadPayload,
@@ -36,6 +36,7 @@ from conversations.models import Attachment, Channel, Entry, IdentityKind
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 ALLOWED_UPDATES = ["message", "edited_message"]
 CAPTION_LIMIT = 1024
+TEXT_LIMIT = 4096
 
 
 def _name(user: dict[str, Any]) -> str:
@@ -227,8 +228,9 @@ class TelegramAdapter(ChannelAdapter):
         # A caption holds at most 1,024 characters; a longer text goes on its own.
         caption = entry.body if len(entry.body) <= CAPTION_LIMIT else ""
         if entry.body and not (attachments and caption):
-            result = self.call("sendMessage", json_body={"chat_id": chat_id, "text": entry.body})
-            sent.append(self.message_key(chat_id, result))
+            for text in split_text(entry.body, TEXT_LIMIT):
+                result = self.call("sendMessage", json_body={"chat_id": chat_id, "text": text})
+                sent.append(self.message_key(chat_id, result))
         for index, attachment in enumerate(attachments):
             if not attachment.file:
                 raise ChannelError(

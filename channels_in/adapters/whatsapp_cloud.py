@@ -24,6 +24,7 @@ from channels_in.adapters.meta import (
     from_epoch,
     guess_extension,
     load_json,
+    split_text,
 )
 from channels_in.base import (
     AttachmentRef,
@@ -48,6 +49,7 @@ STATUSES = {
     "failed": Entry.Delivery.FAILED,
 }
 WINDOW_CLOSED_CODE = 131047
+TEXT_LIMIT = 4096
 
 
 def _errors_text(errors: Any) -> str:
@@ -316,10 +318,11 @@ class WhatsAppCloudAdapter(MetaAdapter):
         attachments = list(entry.attachments.all())
         caption_used = False
         if entry.body and not (attachments and self.takes_caption(attachments[0])):
-            answer = self.graph_post(
-                path, json_body={**base, "type": "text", "text": {"body": entry.body}}
-            )
-            message_ids.append(self.message_id(answer))
+            for text in split_text(entry.body, TEXT_LIMIT):
+                answer = self.graph_post(
+                    path, json_body={**base, "type": "text", "text": {"body": text}}
+                )
+                message_ids.append(self.message_id(answer))
             caption_used = True
         for attachment in attachments:
             kind = self.media_kind(attachment.content_type)

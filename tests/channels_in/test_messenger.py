@@ -224,6 +224,15 @@ class OutboundTests(MessengerTestCase):
         )
         self.assertEqual((entry.delivery_status, entry.provider_id), ("sent", "m_REPLY-1"))
 
+    def test_a_long_reply_is_sent_in_pieces_the_send_api_accepts(self):
+        self.graph_ok({"recipient_id": PSID, "message_id": "m_PART"})
+        entry = self.reply(INSIDE_24H, "word " * 500)
+        texts = [json.loads(r.content)["message"]["text"] for r in self.http.requests]
+        self.assertEqual(len(texts), 2)
+        self.assertTrue(all(len(t) <= 2000 for t in texts))
+        self.assertEqual(" ".join(texts), ("word " * 500).strip())
+        self.assertEqual(entry.provider_id, "m_PART")
+
     def test_a_reply_after_24_hours_carries_the_human_agent_tag(self):
         self.graph_ok({"recipient_id": PSID, "message_id": "m_REPLY-2"})
         self.reply(INSIDE_7D)
