@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.throttling import UserRateThrottle
 
-from helpdesk.models import ApiToken
+from helpdesk.models import Agent, ApiToken
 from helpdesk.tokens import hash_token
 from tests.api.base import ApiTestCase
 
@@ -120,3 +120,22 @@ class ApiTokenCommandTests(ApiTestCase):
         with self.assertRaises(CommandError):
             call_command("api_token", "create", "--agent", "nobody@example.org")
         self.assertFalse(ApiToken.objects.exists())
+
+
+class ApiTokenAdminTests(ApiTestCase):
+    def test_admins_see_and_revoke_tokens_but_never_the_secret(self) -> None:
+        raw = self.token(self.alice)
+        root = Agent.objects.create_superuser("root@example.org", "password")
+        self.client.force_login(root)
+        page = self.client.get("/admin/helpdesk/apitoken/")
+        self.assertContains(page, "Alice")
+        self.assertNotContains(page, raw)
+        token = ApiToken.objects.get()
+        self.client.post(
+            "/admin/helpdesk/apitoken/",
+            {"action": "revoke", "_selected_action": [token.pk]},
+        )
+        token.refresh_from_db()
+        self.assertIsNotNone(token.revoked_at)
+        self.client.logout()
+        self.assertError(self.call("get", "/api/v1/agents/", token=raw), 401)
