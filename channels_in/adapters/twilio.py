@@ -431,14 +431,21 @@ class TwilioAdapter(ChannelAdapter):
         return twilio_client.rest_client(account, token)
 
     def templates(self) -> dict[str, str]:
+        """Approved WhatsApp templates, name -> content SID (a mapping, JSON or "a=HX..,b=HX..")."""
         raw = self.inbox.setting("whatsapp_templates") or {}
         if isinstance(raw, str):
-            raw = (
-                json.loads(raw)
-                if raw.strip().startswith("{")
-                else dict(part.split("=", 1) for part in raw.split(",") if "=" in part)
-            )
-        return {str(k).strip(): str(v).strip() for k, v in dict(raw).items()}
+            text = raw.strip()
+            try:
+                raw = (
+                    json.loads(text)
+                    if text.startswith("{")
+                    else dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+                )
+            except ValueError:
+                return {}
+        if not isinstance(raw, dict):
+            return {}
+        return {str(k).strip(): str(v).strip() for k, v in raw.items()}
 
     def unavailable_reason(self, entry_channel: str, contact_id: int) -> str:
         if entry_channel == Channel.PHONE:

@@ -55,7 +55,10 @@ def menu(inbox: Inbox) -> dict[str, str]:
     if isinstance(raw, str):
         text = raw.strip()
         if text.startswith("{"):
-            raw = json.loads(text)
+            try:
+                raw = json.loads(text)
+            except ValueError:
+                return {}  # the system check reports nothing usable; callers ring the team
         else:
             raw = dict(part.split("=", 1) for part in text.split(",") if "=" in part)
     if not isinstance(raw, Mapping):

@@ -185,6 +185,18 @@ class InboundCallTests(VoiceTestCase):
             f"{XML}<Response><Say>Acme, good morning.</Say>{RING_SUPPORT}</Response>",
         )
 
+    def test_settings_given_as_text_on_the_command_line_work_too(self):
+        self.inbox.config["menu"] = "1=Support, 2=Sales"
+        self.inbox.config["voicemail_after_seconds"] = "25"
+        self.inbox.save(update_fields=["config"])
+        self.assertEqual(
+            self.twiml("voice", fixture("voice_incoming")),
+            f"{XML}<Response><Say>Thank you for calling Acme.</Say>{MENU}</Response>",
+        )
+        self.inbox.config["menu"] = "{not json"
+        self.inbox.save(update_fields=["config"])
+        self.assertIn(RING_SUPPORT, self.twiml("voice", fixture("voice_incoming")))
+
     def test_with_nobody_to_ring_the_caller_waits_with_music_then_leaves_a_voicemail(self):
         self.alice.phone = ""
         self.alice.save(update_fields=["phone"])
