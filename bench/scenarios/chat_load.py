@@ -1,0 +1,446 @@
+"""Live chat under load: visitor sockets -> record_inbound -> agent sockets.
+
+Ours: CHAT_LOAD_VISITORS (1,000) widget sockets and CHAT_LOAD_AGENTS (20) agent
+sockets on one uvicorn process of the real app (PostgreSQL + Redis pub/sub layer),
+every visitor with its own conversation and every conversation watched by one agent
+(subscribed, so it gets entry.created; all agents also get every inbox summary).
+CHAT_LOAD_RATE (200) messages/s for CHAT_LOAD_SECONDS (60) s, spread over the
+visitors. Measured: visitor send -> agent receives the stored entry (p50/p99), the
+visitor's ack, messages lost or doubled (agent side and in the database), the ASGI
+process's RSS.
+
+Baseline, same run, same socket counts and rate: a bare Channels relay over the
+same Redis (bench/scenarios/_chat_echo.py): socket -> consumer -> group_send ->
+consumer -> socket, no database.
+
+Idle: CHAT_IDLE_SOCKETS (10,000) visitor sockets that said hello, held open on one
+fresh uvicorn process; its RSS against the same process right after start.
+
+Everything is on 127.0.0.1, bounded in count and time; the servers it starts are
+stopped at the end. The chat server runs with the widget's rate limits off (all
+sockets come from one IP) and per-message deflate off (as production should: a
+zlib context per socket costs more than the socket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.lib import ROOT, Context, Latency, Result, rss_bytes
+
+PRIORITY = 90
+VISITORS = int(os.environ.get("CHAT_LOAD_VISITORS", "1000"))
+AGENTS = int(os.environ.get("CHAT_LOAD_AGENTS", "20"))
+RATE = int(os.environ.get("CHAT_LOAD_RATE", "200"))
+SECONDS = int(os.environ.get("CHAT_LOAD_SECONDS", "60"))
+IDLE = int(os.environ.get("CHAT_IDLE_SOCKETS", "10000"))
+SLUG = "bench-chat"
+CONNECT_CONCURRENCY = 100
+DRAIN_SECONDS = 20
+VENV_BIN = Path(sys.executable).parent
+
+
+def log(message: str) -> None:
+    print(f"[chat_load {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """One uvicorn process of an ASGI app on a free 127.0.0.1 port."""
+
+    def __init__(self, app: str, env: dict[str, str], name: str) -> None:
+        self.port = _free_port()
+        self.logfile = Path(tempfile.gettempdir()) / f"chat_load-{name}-{self.port}.log"
+        argv = [
+            str(VENV_BIN / "uvicorn"),
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--ws-per-message-deflate",
+            "false",
+            "--backlog",
+            "4096",
+        ]
+        with open(self.logfile, "ab") as out:
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{app} exited: {self.logfile.read_text()[-2000:]}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
+            ):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{app} did not start")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def rss_mib(self) -> float:
+        return rss_bytes(self.proc.pid) / 2**20
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+
+
+def _setup() -> tuple[int, list[str]]:
+    """A chat inbox of a team of AGENTS agents, each with a login session."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from channels_in import actions
+    from channels_in.models import Inbox
+    from helpdesk.models import Agent, Team
+
+    team, _ = Team.objects.get_or_create(name="Bench chat")
+    inbox = Inbox.objects.filter(slug=SLUG).first() or actions.create_inbox(
+        "chat", SLUG, name="Bench chat", team_id=team.pk, values={"allowed_origins": "*"}
+    )
+    sessions = []
+    for i in range(AGENTS):
+        agent = Agent.objects.filter(email=f"bench-chat-{i}@example.com").first()
+        if agent is None:
+            agent = Agent.objects.create_user(f"bench-chat-{i}@example.com", None, name=f"A{i}")
+        team.members.add(agent)
+        session = SessionStore()
+        session[SESSION_KEY] = str(agent.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = agent.get_session_auth_hash()
+        session.create()
+        sessions.append(str(session.session_key))
+    return inbox.pk, sessions
+
+
+# --- the client ------------------------------------------------------------------------
+
+
+class Traffic:
+    """Visitors and agents on one server; `chat` = our app, else the bare relay."""
+
+    def __init__(self, base: str, chat: bool, sessions: list[str]) -> None:
+        self.base = base
+        self.ws_base = "ws" + base[4:]
+        self.chat = chat
+        self.sessions = sessions
+        self.visitors: list[Any] = []
+        self.rooms: list[Any] = []
+        self.agents: list[Any] = []
+        self.sent: dict[str, float] = {}
+        self.seen: set[str] = set()
+        self.latency = Latency(samples_ms=[])
+        self.acks = Latency(samples_ms=[])
+        self.duplicates = 0
+        self.errors = 0
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    async def _connect(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        from websockets.asyncio.client import connect
+
+        return await connect(
+            self.ws_base + path,
+            origin=self.base,  # type: ignore[arg-type]
+            additional_headers=headers or {},
+            compression=None,
+            ping_interval=None,
+            open_timeout=60,
+            max_queue=None,
+        )
+
+    async def _visitor(self, i: int, sem: asyncio.Semaphore) -> None:
+        async with sem:
+            if self.chat:
+                ws = await self._connect(f"/ws/widget/{SLUG}/")
+                await ws.send(json.dumps({"type": "hello"}))
+                ready = json.loads(await ws.recv())
+                if ready.get("type") != "ready":
+                    raise RuntimeError(f"visitor {i} refused: {ready}")
+                await ws.send(
+                    json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "body": "hi"})
+                )
+                ack = json.loads(await ws.recv())
+                room = ack["entry"]["conversation"]
+            else:
+                ws = await self._connect("/ws/echo/")
+                room = i
+            self.visitors.append(ws)
+            self.rooms.append(room)
+
+    async def _agent(self, n: int, rooms: list[Any]) -> None:
+        headers = {"Cookie": f"sessionid={self.sessions[n]}"} if self.chat else None
+        ws = await self._connect("/ws/agent/" if self.chat else "/ws/echo/", headers)
+        if self.chat:
+            json.loads(await ws.recv())  # hello
+        for room in rooms:
+            frame = {"type": "subscribe", "conversation": room} if self.chat else {"join": room}
+            await ws.send(json.dumps(frame))
+        pending = len(rooms)
+        while pending:
+            raw = await ws.recv()
+            if '"subscribed"' in raw or '"joined"' in raw:
+                pending -= 1
+        self.agents.append(ws)
+        self.tasks.append(asyncio.create_task(self._read_agent(ws)))
+
+    async def _read_agent(self, ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                now = time.perf_counter()
+                if '"entry.created"' not in raw or "load:" not in raw:
+                    continue  # inbox summaries and the like
+                frame = json.loads(raw)
+                body = frame["entry"]["body"] if self.chat else frame["body"]
+                if body in self.seen:
+                    self.duplicates += 1
+                    continue
+                t0 = self.sent.get(body)
+                if t0 is not None:
+                    self.seen.add(body)
+                    self.latency.samples_ms.append((now - t0) * 1000)
+
+    async def _read_visitor(self, ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                now = time.perf_counter()
+                if '"ack"' in raw:
+                    body = json.loads(raw)["entry"]["body"]
+                    t0 = self.sent.get(body)
+                    if t0 is not None:
+                        self.acks.samples_ms.append((now - t0) * 1000)
+                elif '"error"' in raw:
+                    self.errors += 1
+
+    async def open(self) -> None:
+        sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        await asyncio.gather(*(self._visitor(i, sem) for i in range(VISITORS)))
+        share = [self.rooms[n::AGENTS] for n in range(AGENTS)]
+        await asyncio.gather(*(self._agent(n, share[n]) for n in range(AGENTS)))
+        self.tasks += [asyncio.create_task(self._read_visitor(ws)) for ws in self.visitors]
+
+    async def load(self) -> None:
+        total = RATE * SECONDS
+        start = time.perf_counter()
+        for k in range(total):
+            delay = start + k / RATE - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            i = k % len(self.visitors)
+            body = f"load:{k}"
+            if self.chat:
+                frame = {"type": "message", "client_id": str(uuid.uuid4()), "body": body}
+            else:
+                frame = {"to": self.rooms[i], "body": body}
+            self.sent[body] = time.perf_counter()
+            await self.visitors[i].send(json.dumps(frame))
+        self.latency.elapsed_s = time.perf_counter() - start
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while len(self.seen) < total and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # late duplicates would show up here
+
+    async def close(self) -> None:
+        for ws in self.visitors + self.agents:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        for task in self.tasks:
+            task.cancel()
+
+
+async def _run_traffic(base: str, chat: bool, sessions: list[str]) -> Traffic:
+    traffic = Traffic(base, chat, sessions)
+    try:
+        await asyncio.wait_for(traffic.open(), timeout=300)
+        log(
+            f"{'chat' if chat else 'echo'}: {len(traffic.visitors)} visitors, "
+            f"{len(traffic.agents)} agents connected; {RATE}/s for {SECONDS}s"
+        )
+        await asyncio.wait_for(traffic.load(), timeout=SECONDS * 3 + DRAIN_SECONDS + 30)
+    finally:
+        await traffic.close()
+    return traffic
+
+
+async def _idle(server: Server) -> tuple[int, float]:
+    """Hold IDLE visitor sockets that said hello: (how many, server RSS in MiB)."""
+    from websockets.asyncio.client import connect
+
+    sockets: list[Any] = []
+    sem = asyncio.Semaphore(CONNECT_CONCURRENCY * 2)
+    ws_base = "ws" + server.base[4:]
+
+    async def one() -> None:
+        async with sem:
+            ws = await connect(
+                f"{ws_base}/ws/widget/{SLUG}/",
+                origin=server.base,  # type: ignore[arg-type]
+                compression=None,
+                ping_interval=None,
+                open_timeout=120,
+            )
+            sockets.append(ws)
+            await ws.send(json.dumps({"type": "hello"}))
+            if json.loads(await ws.recv()).get("type") != "ready":
+                raise RuntimeError("an idle visitor was refused")
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(one() for _ in range(IDLE))), timeout=900)
+        await asyncio.sleep(5)  # let the server settle before it is measured
+        return len(sockets), server.rss_mib
+    finally:
+        for ws in sockets:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+
+def run(ctx: Context) -> list[Result]:
+    from conversations.models import Entry
+
+    inbox_id, sessions = _setup()
+    env = {
+        **ctx.env,
+        "WIDGET_VISITOR_RATE": "0",
+        "WIDGET_IP_RATE": "0",
+        "WIDGET_CONNECT_RATE": "0",
+        "WIDGET_HELLO_TIMEOUT": "600",
+        # The thread pool the widget's database work runs in: one connection each.
+        "ASGI_THREADS": os.environ.get("ASGI_THREADS", "4"),
+    }
+    before = Entry.objects.filter(inbox_id=inbox_id, body__startswith="load:").count()
+    echo = Server("bench.scenarios._chat_echo:application", env, "echo")
+    try:
+        base = asyncio.run(_run_traffic(echo.base, False, sessions))
+    finally:
+        echo.stop()
+    chat = Server("helpdesk.asgi:application", env, "chat")
+    try:
+        rss_start = chat.rss_mib
+        ours = asyncio.run(_run_traffic(chat.base, True, sessions))
+        rss_loaded = chat.rss_mib
+    finally:
+        chat.stop()
+    total = RATE * SECONDS
+    stored = Entry.objects.filter(inbox_id=inbox_id, body__startswith="load:").count() - before
+    distinct = (
+        Entry.objects.filter(inbox_id=inbox_id, body__startswith="load:")
+        .values("body")
+        .distinct()
+        .count()
+    )
+    lost = total - len(ours.seen)
+    log(f"chat: {ours.latency.describe()} acks {ours.acks.describe()}")
+    log(f"echo: {base.latency.describe()}")
+    log(
+        f"sent {total}, stored {stored} ({distinct} distinct), agent-side lost {lost}, "
+        f"duplicates {ours.duplicates}, errors {ours.errors}"
+    )
+
+    idle = Server("helpdesk.asgi:application", env, "idle")
+    try:
+        idle_start = idle.rss_mib
+        held, idle_rss = asyncio.run(_idle(idle))
+    finally:
+        idle.stop()
+    log(f"idle: {held} sockets held, RSS {idle_rss:.0f} MiB (start {idle_start:.0f} MiB)")
+
+    shape = f"{VISITORS} visitors + {AGENTS} agents, {RATE}/s for {SECONDS}s"
+    return [
+        Result(
+            "chat_load",
+            "visitor -> agent p50",
+            ours.latency.p50,
+            "ms",
+            baseline=base.latency.p50,
+            baseline_label="bare Channels relay over Redis, same load",
+            notes=shape,
+        ),
+        Result(
+            "chat_load",
+            "visitor -> agent p99",
+            ours.latency.p99,
+            "ms",
+            baseline=base.latency.p99,
+            baseline_label="bare Channels relay over Redis, same load",
+            notes=shape,
+        ),
+        Result(
+            "chat_load",
+            "visitor ack p99",
+            ours.acks.p99,
+            "ms",
+            notes="the message is stored when the ack leaves",
+        ),
+        Result(
+            "chat_load",
+            "messages lost (agent side)",
+            float(lost),
+            "msgs",
+            notes=f"sent {total}, stored {stored} ({distinct} distinct), "
+            f"duplicates {ours.duplicates}, refused {ours.errors}",
+        ),
+        Result(
+            "chat_load",
+            "messages not stored",
+            float(total - distinct),
+            "msgs",
+            notes=f"of {total}",
+        ),
+        Result(
+            "chat_load",
+            "ASGI RSS under load",
+            rss_loaded,
+            "MiB",
+            baseline=rss_start or None,
+            baseline_label="same process right after start",
+            notes=shape,
+        ),
+        Result(
+            "chat_load",
+            f"ASGI RSS holding {held} idle visitor sockets",
+            idle_rss,
+            "MiB",
+            baseline=idle_start or None,
+            baseline_label="same process right after start",
+            notes=f"target <= 1024 MiB for {IDLE}",
+        ),
+    ]
