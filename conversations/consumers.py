@@ -179,7 +179,11 @@ class AgentConsumer(JsonWebsocketConsumer):
                         "delivery_status": entry.delivery_status,
                         "html": render_to_string(
                             "conversations/snippets/entry.html",
-                            {"entry": entry, "contact": conversation.contact},
+                            {
+                                "entry": entry,
+                                "contact": conversation.contact,
+                                "conversation": conversation,
+                            },
                         ),
                     }
                     for entry in entries

@@ -60,10 +60,18 @@ def build(contact: Contact, current: Conversation, before: str = "") -> Timeline
         rows = rows[:TIMELINE_PAGE]
         earlier = str(rows[-1].public_id)
     rows.reverse()
+    # Runs of other conversations before this one starts collapse, one block per run;
+    # from this conversation's first entry on, everything stays inline in time order
+    # (entries of other conversations then carry their number), so live entries can
+    # always be appended at the end.
     segments: list[Segment] = []
     for entry in rows:
-        if not segments or segments[-1].conversation_id != entry.conversation_id:
-            segments.append(Segment(entry.conversation_id, entry.conversation_id == current.pk))
+        if segments and segments[-1].current:
+            segments[-1].entries.append(entry)
+            continue
+        is_current = entry.conversation_id == current.pk
+        if not segments or is_current or segments[-1].conversation_id != entry.conversation_id:
+            segments.append(Segment(entry.conversation_id, is_current))
         segments[-1].entries.append(entry)
     last = str(rows[-1].public_id) if rows else ""
     return Timeline(segments, earlier, last)

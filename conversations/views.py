@@ -64,6 +64,14 @@ def _done(request: HttpRequest, conversation: Conversation, error: str = "") -> 
     return redirect("conversations:detail", conversation.pk)
 
 
+def _static_nav() -> dict[str, Any]:
+    """The navigation entries that cost no query."""
+    return {
+        "nav_channels": Channel.choices,
+        "nav_statuses": [("active", _("Active")), *Conversation.Status.choices],
+    }
+
+
 def _nav(agent: Agent) -> dict[str, Any]:
     from channels_in.models import Inbox
 
@@ -247,6 +255,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "canned": canned.for_composer(conversation, agent),
         "call_url": _call_url(identities),
         "attributes": sorted(contact.attributes.items()),
+        **_static_nav(),
     }
     return render(request, "conversations/detail.html", context)
 

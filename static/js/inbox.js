@@ -269,6 +269,14 @@ for (const form of $$("[data-draft-key]")) {
   });
 }
 
+// The attach button says how many files are chosen.
+for (const input of $$("[data-attach]")) {
+  input.addEventListener("change", () => {
+    const label = $("[data-attach-label]", input.closest("label"));
+    if (label) label.textContent = input.files.length ? `${input.files.length} file(s)` : "Attach files";
+  });
+}
+
 // Reply / note tabs.
 function showTab(name) {
   for (const tab of $$("[data-tab]")) {
