@@ -247,6 +247,16 @@ class ConversationViewSet(
         qs = qs.prefetch_related("labels")
         if self.action != "list":
             return qs
+        # Only the columns the representation uses: not the contact's attributes
+        # (free-form JSON, possibly large) nor the agent's password hash.
+        qs = qs.only(
+            *(f.name for f in Conversation._meta.concrete_fields),
+            "contact__id",
+            "contact__name",
+            "assignee__id",
+            "assignee__name",
+            "assignee__email",
+        )
         f = ConversationFilter(data=self.request.query_params)
         f.is_valid(raise_exception=True)
         params = f.validated_data

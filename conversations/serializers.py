@@ -95,6 +95,9 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
         }
 
 
+_DATETIME = serializers.DateTimeField()
+
+
 def _channel_field(help_text: Any) -> serializers.ChoiceField:
     # Declared explicitly: read-only model fields lose allow_blank, and the schema
     # must say that "" (no channel yet, or an event) is a possible value.
@@ -220,6 +223,42 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_labels(self, obj: Conversation) -> list[str]:
         return [label.name for label in obj.labels.all()]
+
+    def to_representation(self, instance: Conversation) -> dict[str, Any]:
+        # The list endpoint's hot path: built directly rather than field by field
+        # (about half the time of the generic path for a page of 50). The fields and
+        # formats are the declared ones; tests compare both paths.
+        dt = _DATETIME.to_representation
+        contact, assignee = instance.contact, instance.assignee
+        return {
+            "id": instance.pk,
+            "public_id": str(instance.public_id),
+            "subject": instance.subject,
+            "status": instance.status,
+            "priority": instance.priority,
+            "contact": {"id": contact.pk, "name": contact.name},
+            "inbox": instance.inbox_id,
+            "team": instance.team_id,
+            "assignee": (
+                {"id": assignee.pk, "name": assignee.display_name, "email": assignee.email}
+                if assignee is not None
+                else None
+            ),
+            "labels": [label.name for label in instance.labels.all()],
+            "first_channel": instance.first_channel,
+            "last_inbound_channel": instance.last_inbound_channel,
+            "last_message_at": dt(instance.last_message_at) if instance.last_message_at else None,
+            "waiting_since": dt(instance.waiting_since) if instance.waiting_since else None,
+            "snoozed_until": dt(instance.snoozed_until) if instance.snoozed_until else None,
+            "resolved_at": dt(instance.resolved_at) if instance.resolved_at else None,
+            "reopened_count": instance.reopened_count,
+            "created_at": dt(instance.created_at),
+            "updated_at": dt(instance.updated_at),
+        }
+
+    def generic_representation(self, instance: Conversation) -> dict[str, Any]:
+        """The field-by-field representation (what to_representation must equal)."""
+        return dict(super().to_representation(instance))
 
 
 class EntrySerializer(serializers.ModelSerializer[Entry]):

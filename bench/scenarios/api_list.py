@@ -51,6 +51,14 @@ def baseline_sql(token_hash: str, filters: dict[str, Any]) -> list[tuple[str, An
     page = (
         Conversation.objects.filter(**filters)
         .select_related("contact", "assignee")
+        .only(
+            *(f.name for f in Conversation._meta.concrete_fields),
+            "contact__id",
+            "contact__name",
+            "assignee__id",
+            "assignee__name",
+            "assignee__email",
+        )
         .order_by("-id")[: PAGE + 1]
     )
     ids = list(page.values_list("id", flat=True))

@@ -281,3 +281,25 @@ class ConversationDetailTests(ApiTestCase):
         self.assertNotIn("sales secret", bodies)
         conversations = {e["conversation"] for e in response.json()["results"]}
         self.assertEqual(conversations, {self.conversation.pk, later.pk})
+
+
+class ConversationSerializerTests(ApiTestCase):
+    def test_the_fast_representation_equals_the_generic_one(self) -> None:
+        from conversations.serializers import ConversationSerializer
+
+        conversation = self.inbound("m1", "ana@example.com")
+        plain = Conversation.objects.create(contact=conversation.contact)
+        with self.captureOnCommitCallbacks(execute=True):
+            actions.assign(conversation, self.alice, assignee=self.bob)
+            actions.set_labels(conversation, self.alice, ["vip", "b"])
+            actions.set_status(
+                conversation,
+                self.alice,
+                "snoozed",
+                snoozed_until=timezone.now() + timedelta(days=1),
+            )
+        for obj in (Conversation.objects.get(pk=conversation.pk), plain):
+            serializer = ConversationSerializer()
+            fast = serializer.to_representation(obj)
+            self.assertEqual(fast, serializer.generic_representation(obj))
+            self.assertEqual(list(fast), list(ConversationSerializer.Meta.fields))
