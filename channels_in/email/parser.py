@@ -268,7 +268,9 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMail
     bounce = bounces.find_bounce(
         message, raw, sender=from_address, null_return_path=return_path == "<>"
     )
-    recipients = [a for _, a in addresses(message, "To") + addresses(message, "Cc")]
+    to = [a for _, a in addresses(message, "To")]
+    cc = [a for _, a in addresses(message, "Cc")]
+    recipients = to + cc
     for name in ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To"):
         recipients += [a for _, a in addresses(message, name)]
     message_id = message_ids(header(message, "Message-ID"))
@@ -282,8 +284,8 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMail
         html=html,
         stripped_text=stripped,
         quoted_text=quoted,
-        to=[a for _, a in addresses(message, "To")],
-        cc=[a for _, a in addresses(message, "Cc")],
+        to=to,
+        cc=cc,
         reply_to=[a for _, a in addresses(message, "Reply-To")],
         recipients=recipients,
         in_reply_to=message_ids(header(message, "In-Reply-To"))[-1:],

@@ -202,7 +202,9 @@ class BounceTests(EmailTestCase):
     def test_a_dsn_bounce_marks_our_mail_failed_and_opens_nothing(self):
         entry = self._sent_reply()
         contacts = Contact.objects.count()
-        event = self.deliver(fixture("dsn_bounce.eml", OUTBOUND_ID=str(entry.provider_id).strip("<>")))
+        event = self.deliver(
+            fixture("dsn_bounce.eml", OUTBOUND_ID=str(entry.provider_id).strip("<>"))
+        )
         self.assertEqual(event.status, "processed")
         entry.refresh_from_db()
         self.assertEqual(entry.delivery_status, "failed")
@@ -229,3 +231,23 @@ class BounceTests(EmailTestCase):
         self.assertEqual(event.status, "processed")
         self.assertFalse(Conversation.objects.exists())
         self.assertFalse(Contact.objects.exists())
+
+
+class DisplayTests(EmailTestCase):
+    def test_inline_images_point_at_the_stored_attachment(self):
+        from channels_in.email.display import inline_html
+
+        self.deliver(fixture("outlook_new.eml"))
+        entry = Entry.objects.get(kind="inbound")
+        attachment = entry.attachments.get()
+        html = inline_html(entry)
+        self.assertNotIn("cid:", html)
+        self.assertIn(f'src="{attachment.file.url}"', html)
+
+    def test_the_folded_view_keeps_the_quote_apart(self):
+        from channels_in.email.display import display_text
+
+        self.deliver(fixture("gmail_reply_hr.eml", OUTBOUND_ID="x@y"))
+        shown, folded = display_text(Entry.objects.get(kind="inbound"))
+        self.assertEqual(shown, "Hvala, račun je stigao.")
+        self.assertTrue(folded.startswith("U pon, 3. stu 2026."))
