@@ -283,6 +283,10 @@ def run_scale(
             "LOG_LEVEL": "WARNING",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONPATH": str(ROOT),
+            # Under ASGI every request runs in a thread of its own, so persistent
+            # connections pile up (one per finished thread) until PostgreSQL refuses
+            # clients; as Django advises for ASGI, connect per request.
+            "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "0"),
         }
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")})
         os.environ.update({"VAR_DIR": env["VAR_DIR"], "LOG_LEVEL": "WARNING"})
