@@ -130,6 +130,19 @@ def _encode(when: datetime | None, conversation_id: int) -> str:
 
 def page(agent: Agent, q: ListQuery, size: int = PAGE_SIZE) -> Page:
     """One page of a list; raises BadCursor on a forged or garbled `after`."""
+    qs, key = page_queryset(agent, q, size)
+    rows = list(qs)
+    cursor = ""
+    if len(rows) > size:
+        rows = rows[:size]
+        cursor = _encode(getattr(rows[-1], key), rows[-1].pk)
+    return Page(rows, cursor, q)
+
+
+def page_queryset(
+    agent: Agent, q: ListQuery, size: int = PAGE_SIZE
+) -> tuple[QuerySet[Conversation], str]:
+    """The page's query (one row more than `size`) and the name of its sort key."""
     qs = filtered(agent, q)
     last_message = (
         Entry.objects.filter(
@@ -165,16 +178,12 @@ def page(agent: Agent, q: ListQuery, size: int = PAGE_SIZE) -> Page:
                 )
         qs = qs.order_by(F("waiting_since").asc(nulls_last=True), "id")
         key = "waiting_since"
-    rows = list(
+    qs = (
         qs.select_related("contact", "assignee")
         .prefetch_related("labels")
         .annotate(preview=Subquery(last_message))[: size + 1]
     )
-    cursor = ""
-    if len(rows) > size:
-        rows = rows[:size]
-        cursor = _encode(getattr(rows[-1], key), rows[-1].pk)
-    return Page(rows, cursor, q)
+    return qs, key
 
 
 def counters(agent: Agent) -> dict[str, int]:

@@ -86,12 +86,15 @@ def search(agent: Agent, text: str) -> Results:
         if not agent.sees_all_teams:
             contacts = contacts.filter(pk__in=visible.values("contact_id"))
         results.contacts = list(contacts.prefetch_related("identities").order_by("-id")[:LIMIT])
+    results.entries = list(entries_queryset(agent, text))
+    return results
+
+
+def entries_queryset(agent: Agent, text: str) -> QuerySet[Entry]:
+    """The message hits the agent may see, newest first, one page."""
     entries = message_matches(text)
     if not agent.sees_all_teams:
-        entries = entries.filter(conversation__in=visible)
-    results.entries = list(
-        entries.select_related("contact", "conversation", "author").order_by("-occurred_at", "-id")[
-            :LIMIT
-        ]
-    )
-    return results
+        entries = entries.filter(conversation__in=access.conversations_for_agent(agent))
+    return entries.select_related("contact", "conversation", "author").order_by(
+        "-occurred_at", "-id"
+    )[:LIMIT]

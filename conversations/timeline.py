@@ -44,7 +44,8 @@ def entries_queryset() -> QuerySet[Entry]:
     return Entry.objects.select_related("author").prefetch_related("attachments")
 
 
-def build(contact: Contact, current: Conversation, before: str = "") -> Timeline:
+def page_queryset(contact: Contact, before: str = "") -> QuerySet[Entry]:
+    """The newest TIMELINE_PAGE + 1 entries of a contact (before an entry, if given)."""
     qs = entries_queryset().filter(contact=contact)
     before_id = _uuid(before)
     if before_id is not None:
@@ -54,7 +55,11 @@ def build(contact: Contact, current: Conversation, before: str = "") -> Timeline
                 Q(occurred_at__lt=anchor.occurred_at)
                 | Q(occurred_at=anchor.occurred_at, id__lt=anchor.pk)
             )
-    rows = list(qs.order_by("-occurred_at", "-id")[: TIMELINE_PAGE + 1])
+    return qs.order_by("-occurred_at", "-id")[: TIMELINE_PAGE + 1]
+
+
+def build(contact: Contact, current: Conversation, before: str = "") -> Timeline:
+    rows = list(page_queryset(contact, before))
     earlier = ""
     if len(rows) > TIMELINE_PAGE:
         rows = rows[:TIMELINE_PAGE]

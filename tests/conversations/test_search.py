@@ -134,3 +134,21 @@ class PostgresSearchTests(HelpdeskTestCase):
         with self.captureOnCommitCallbacks(execute=True):
             entry = actions.record_inbound(msg).entry
         self.assertEqual(list(search.message_matches("parcel")), [Entry.objects.get(pk=entry.pk)])
+
+
+@unittest.skipUnless(connection.vendor == "postgresql", "PostgreSQL partial indexes")
+class PostgresListPlanTests(HelpdeskTestCase):
+    def plan(self, sort: str) -> str:
+        from conversations import listing
+
+        qs, _key = listing.page_queryset(self.sam, listing.ListQuery(sort=sort))
+        sql, params = qs.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+    def test_the_default_lists_read_their_partial_index_in_order(self):
+        self.assertIn("conv_active_waiting", self.plan("waiting"))
+        self.assertIn("conv_active_recent", self.plan("newest"))
