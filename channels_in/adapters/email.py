@@ -166,6 +166,14 @@ class EmailAdapter(ChannelAdapter):
 
         return send_entry(self, entry)
 
+    def webhook_paths(self) -> list[str]:
+        """anymail's URLs for the inbox's ESP (inbound mail and tracking events)."""
+        esp = str(self.inbox.setting("esp") or "").strip().lower()
+        if not esp:
+            return []
+        inbound = "inbound_mime" if esp == "mailgun" else "inbound"
+        return [f"/hooks/anymail/{esp}/{inbound}/", f"/hooks/anymail/{esp}/tracking/"]
+
     def check_settings(self) -> list[str]:
         problems = super().check_settings()
         if self.inbox.setting("imap_host") and not self.inbox.get_secret("imap_password"):

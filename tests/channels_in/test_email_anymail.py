@@ -163,3 +163,17 @@ class TrackingWebhookTests(EmailTestCase):
         )
         self.assertFalse(InboundEvent.objects.filter(topic="tracking").exists())
         self.assertEqual(self.entry.delivery_status, "sent")
+
+
+class WebhookPathTests(EmailTestCase):
+    def test_an_inbox_with_an_esp_lists_anymail_urls(self):
+        from channels_in.registry import adapter_for
+
+        inbox = channel_actions.create_inbox(
+            "email", "mg", values={"address": "help@example.com", "esp": "Mailgun"}
+        )
+        self.assertEqual(
+            adapter_for(inbox).webhook_paths(),
+            ["/hooks/anymail/mailgun/inbound_mime/", "/hooks/anymail/mailgun/tracking/"],
+        )
+        self.assertEqual(adapter_for(self.email_inbox).webhook_paths(), [])
