@@ -209,7 +209,7 @@ def _channel_options(
     )
 
 
-def _call_url(identities: list[Identity]) -> str:
+def _call_url(conversation: Conversation, identities: list[Identity]) -> str:
     """The Twilio click-to-call endpoint, when a phone and a Twilio inbox exist."""
     from channels_in.models import Inbox
 
@@ -218,9 +218,9 @@ def _call_url(identities: list[Identity]) -> str:
     if not Inbox.objects.filter(kind="twilio", is_active=True).exists():
         return ""
     try:
-        return reverse("channels_in:twilio_call")
+        return reverse("channels_in:twilio_call", args=[conversation.pk])
     except NoReverseMatch:
-        return ""
+        return ""  # the Twilio channel isn't installed
 
 
 @login_required
@@ -253,7 +253,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "priorities": Conversation.Priority.choices,
         "identity_kinds": IdentityKind.choices,
         "canned": canned.for_composer(conversation, agent),
-        "call_url": _call_url(identities),
+        "call_url": _call_url(conversation, identities),
         "attributes": sorted(contact.attributes.items()),
         **_static_nav(),
     }

@@ -160,9 +160,21 @@ def event_text(entry: Entry) -> str:
             "survey": str(p.get("survey", "")).upper(),
             "score": p.get("score", ""),
         }
-    if event in ("call_started", "call_ended", "call"):
-        text = _("Call %(state)s") % {"state": p.get("status", event.replace("call_", ""))}
+    if event == "survey_requested":
+        return _("%(survey)s survey sent") % {"survey": str(p.get("survey", "")).upper()}
+    if event == "call_started":
+        if p.get("direction") == "outbound":
+            return _("%(who)s started a call") % {"who": who}
+        return _("Incoming call")
+    if event == "call_answered":
+        return _("Call answered by %(name)s") % {"name": p.get("answered_by") or _("an agent")}
+    if event == "call_missed":
+        return _("Missed call, voicemail left") if p.get("voicemail") else _("Missed call")
+    if event == "call_ended":
+        text = _("Call ended (%(status)s)") % {"status": p.get("status", "")}
         if p.get("duration"):
             text += " · " + duration(p["duration"])
         return text
+    if event == "callback_requested":
+        return _("Callback requested to %(number)s") % {"number": p.get("number", "")}
     return event.replace("_", " ").capitalize()

@@ -296,6 +296,32 @@ class ConversationViewTests(InboxTestCase):
         self.assertContains(response, f'id="e-{second.public_id}"')
 
 
+class CallButtonTests(InboxTestCase):
+    def test_a_call_button_shows_with_a_phone_and_a_twilio_inbox(self):
+        from channels_in import actions as channel_actions
+
+        entry = self.inbound("call me", extra=[IdentityRef("phone", "+385911234567")])
+        self.client.force_login(self.alice)
+        url = f"/inbox/c/{entry.conversation_id}/"
+        self.assertNotContains(self.client.get(url), "data-call")
+        channel_actions.create_inbox("twilio", "phones", name="Phones")
+        call_url = reverse("channels_in:twilio_call", args=[entry.conversation_id])
+        self.assertContains(self.client.get(url), f'action="{call_url}"')
+
+    def test_a_call_entry_shows_its_status_duration_and_recording(self):
+        entry = self.inbound("hello")
+        Entry.objects.filter(pk=entry.pk).update(
+            channel="phone",
+            body="",
+            parameters={"status": "completed", "duration": 125, "recording_url": "/rec.mp3"},
+        )
+        self.client.force_login(self.alice)
+        page = self.client.get(f"/inbox/c/{entry.conversation_id}/")
+        self.assertContains(page, "Incoming call")
+        self.assertContains(page, "2:05")
+        self.assertContains(page, 'src="/rec.mp3"')
+
+
 class AuthPageTests(InboxTestCase):
     def test_password_reset_sends_a_link_that_sets_a_new_password(self):
         response = self.client.post(reverse("password_reset"), {"email": "alice@example.org"})
