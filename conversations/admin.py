@@ -7,7 +7,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from conversations.models import Attachment, Contact, Conversation, Entry, Identity, Label
+from conversations.models import (
+    Attachment,
+    CannedResponse,
+    Contact,
+    Conversation,
+    Entry,
+    Identity,
+    Label,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -76,3 +84,11 @@ class AttachmentAdmin(ReadOnlyAdmin):
 @admin.register(Label)
 class LabelAdmin(admin.ModelAdmin):
     list_display = ("name", "color")
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin):
+    """Canned replies are plain content (no timeline effect), so they're edited here."""
+
+    list_display = ("shortcut", "title")
+    search_fields = ("shortcut", "title", "body")

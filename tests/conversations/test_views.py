@@ -358,3 +358,33 @@ class AuthPageTests(InboxTestCase):
             reverse("password_reset"),
         ):
             self.assertEqual(self.client.get(url).status_code, 200, url)
+
+
+class CannedResponseTests(InboxTestCase):
+    def test_the_composer_gets_canned_responses_with_variables_filled_in(self):
+        from conversations.models import CannedResponse
+
+        CannedResponse.objects.create(
+            shortcut="hi",
+            body=(
+                "Hi {{ contact_first_name }}, {{ agent_name }} here about"
+                " #{{ conversation_number }}. {{ typo }}"
+            ),
+        )
+        entry = self.inbound("hello")
+        self.client.force_login(self.alice)
+        response = self.client.get(f"/inbox/c/{entry.conversation_id}/")
+        [canned] = response.context["canned"]
+        self.assertEqual(
+            canned["body"], f"Hi Ana, Alice here about #{entry.conversation_id}. {{{{ typo }}}}"
+        )
+        self.assertContains(response, 'id="canned-data"')
+
+    def test_admins_manage_canned_responses_in_the_admin(self):
+        admin = self.sam
+        admin.is_staff = True
+        admin.is_superuser = True
+        admin.save()
+        self.client.force_login(admin)
+        response = self.client.get("/admin/conversations/cannedresponse/add/")
+        self.assertEqual(response.status_code, 200)
