@@ -369,3 +369,11 @@ WIDGET_TOKEN_MAX_AGE_DAYS = env_int("WIDGET_TOKEN_MAX_AGE_DAYS", 365)
 WIDGET_HELLO_TIMEOUT = env_int("WIDGET_HELLO_TIMEOUT", 10)
 # Run the widget's database work on one thread per process (True) or a pool (False).
 WIDGET_DB_THREAD_SENSITIVE = env_bool("WIDGET_DB_THREAD_SENSITIVE", False)
+
+# --- Twilio ---
+# Found while benchmarking Twilio webhooks: under ASGI each request runs in a thread
+# of its own and keeps its own persistent connection, so 16 concurrent webhooks held
+# 40+ PostgreSQL connections and starved the worker ("too many clients").
+# DATABASE_CONN_MAX_AGE=0 closes each connection when its request ends.
+if env_str("DATABASE_CONN_MAX_AGE"):
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)

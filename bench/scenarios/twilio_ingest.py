@@ -13,6 +13,7 @@ INSERT per row, and batched (executemany in one transaction).
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from typing import Any
@@ -141,6 +142,7 @@ def run(ctx: Context) -> list[Result]:
     )
     if processed < lat.count:
         notes = f"TIMED OUT with {lat.count - processed} unprocessed! " + notes
+    print(f"twilio_ingest: {rate:.1f} msg/s; {notes}", file=sys.stderr, flush=True)
     return [
         Result(
             "twilio_ingest",
