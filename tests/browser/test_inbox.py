@@ -328,3 +328,23 @@ def test_keyboard_shortcuts_and_a_phone_width(live_server_url, new_page):
     phone.wait_for_selector("[data-conversation-page]")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
+
+
+def test_a_draft_survives_a_reload_and_the_customer_typing_shows(live_server_url, page):
+    world = World()
+    latest = world.ana_everywhere()
+    login(page, live_server_url, "iva@example.org")
+    open_conversation(page, live_server_url, latest.conversation_id)
+    page.click("#reply-body")
+    page.keyboard.type("Half-written answer")
+    open_conversation(page, live_server_url, latest.conversation_id)
+    assert page.input_value("#reply-body") == "Half-written answer"
+
+    # the chat widget publishes the visitor's typing to the conversation group
+    from conversations import realtime
+
+    group = realtime.conversation_group(latest.conversation_id)
+    frame = {"type": "typing", "conversation": latest.conversation_id, "who": "visitor"}
+    off_thread(lambda: realtime.publish_now(group, {**frame, "typing": True}))
+    page.wait_for_selector("[data-typing]:not([hidden])")
+    assert "Ana Kovač is typing" in page.inner_text("[data-typing]")
