@@ -159,6 +159,7 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "helpdesk.heartbeat", "schedule": 30.0},
     "wake-snoozed-conversations": {"task": "conversations.wake_snoozed", "schedule": 60.0},
     "sweep-inbound-and-stale-sends": {"task": "channels_in.sweep", "schedule": 60.0},
+    "sweep-webhook-deliveries": {"task": "webhooks.sweep", "schedule": 300.0},
 }
 CELERY_TIMEZONE = "UTC"
 

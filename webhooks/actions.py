@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels_in import http
-from helpdesk.queue import enqueue_on_commit
+from helpdesk.queue import enqueue, enqueue_on_commit
 from webhooks import signing
 from webhooks.models import Delivery, Subscription
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 DELIVER_TASK = "webhooks.deliver"
 EXCERPT_CHARS = 2000
+# Longer than any backoff a delivery waits for (WEBHOOK_BACKOFF_SECONDS * 2**attempts).
+STALE_AFTER = timedelta(minutes=15)
 
 
 def emit(event: str, payload: dict[str, Any]) -> list[int]:
@@ -176,3 +179,27 @@ def enable(subscription: Subscription) -> Subscription:
 def backoff(retries: int) -> int:
     """Seconds before retry number `retries` + 1: base, 2 × base, 4 × base ..."""
     return int(settings.WEBHOOK_BACKOFF_SECONDS) * 2**retries
+
+
+def sweep(now: datetime | None = None) -> int:
+    """Pick up deliveries a lost worker or a broker outage left behind; returns how many.
+
+    A delivery stuck in "sending" (the worker died mid-request) goes back to pending;
+    a pending one not tried for STALE_AFTER (its task never reached the broker) is
+    enqueued again. Safe beside running tasks: sending is claimed conditionally.
+    """
+    now = now or timezone.now()
+    cutoff = now - STALE_AFTER
+    Delivery.objects.filter(status=Delivery.Status.SENDING, last_attempt_at__lt=cutoff).update(
+        status=Delivery.Status.PENDING
+    )
+    stale = list(
+        Delivery.objects.filter(status=Delivery.Status.PENDING)
+        .filter(
+            Q(last_attempt_at__lt=cutoff) | Q(last_attempt_at__isnull=True, created_at__lt=cutoff)
+        )
+        .values_list("pk", flat=True)[:500]
+    )
+    for delivery_id in stale:
+        enqueue(DELIVER_TASK, delivery_id)
+    return len(stale)

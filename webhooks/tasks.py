@@ -19,3 +19,8 @@ def deliver(self: Task, delivery_id: int, **kwargs: Any) -> Any:
         # lets eager mode (tests) run the retry in-process.
         return self.retry(countdown=actions.backoff(self.request.retries), throw=False)
     return None
+
+
+@shared_task(name="webhooks.sweep")
+def sweep(**kwargs: Any) -> None:
+    actions.sweep()

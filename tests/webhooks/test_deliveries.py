@@ -241,3 +241,36 @@ class AdminTests(WebhookTestCase):
         page = self.client.get(reverse("admin:webhooks_delivery_changelist"))
         self.assertContains(page, "The endpoint answered HTTP 503.")
         self.assertIn(Subscription, site._registry)
+
+
+class SweepTests(WebhookTestCase):
+    def test_the_sweep_delivers_what_a_lost_worker_left_behind(self) -> None:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from webhooks import actions as webhook_actions
+
+        receiver = Receiver()
+        self.http.responder = receiver
+        subscription = self.subscribe("conversation.assigned")
+        long_ago = timezone.now() - timedelta(hours=1)
+        stuck = Delivery.objects.create(
+            subscription=subscription,
+            event="conversation.assigned",
+            status="sending",
+            attempts=1,
+            last_attempt_at=long_ago,
+        )
+        never_sent = Delivery.objects.create(
+            subscription=subscription, event="conversation.assigned", created_at=long_ago
+        )
+        fresh = Delivery.objects.create(subscription=subscription, event="conversation.assigned")
+        self.assertEqual(webhook_actions.sweep(), 2)
+        stuck.refresh_from_db()
+        never_sent.refresh_from_db()
+        fresh.refresh_from_db()
+        self.assertEqual((stuck.status, stuck.attempts), ("succeeded", 2))
+        self.assertEqual(never_sent.status, "succeeded")
+        self.assertEqual(fresh.status, "pending")  # its own task is still on its way
+        self.assertEqual(len(receiver.received), 2)
