@@ -55,6 +55,7 @@ def receive(request: HttpRequest, prefix: str, slug: str, topic: str = "") -> Ht
 def api_hook(request: HttpRequest, slug: str) -> HttpResponse:
     return receive(request, "api", slug)
 
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def meta_hook(request: HttpRequest, slug: str) -> HttpResponse:
