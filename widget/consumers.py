@@ -248,6 +248,12 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
     async def ping(self, content: dict[str, Any]) -> None:
         if self.contact_id is not None:
             await self._presence_seen(self.contact_id)
+        elif (contact_id := await self._adopt_contact()) is not None:
+            # Another tab of this visitor wrote the first message since our hello:
+            # follow that conversation from now on, and catch up on it.
+            await self._join(realtime.visitor_group(contact_id))
+            for entry in await self._history(None):
+                await self.send_json({"type": "entry", "entry": entry})
         await self.send_json({"type": "pong"})
 
     # --- events out (named after the published `type`) -------------------------------
@@ -426,6 +432,15 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             except ValueError as exc:  # ActionError and the KPI app's SurveyError
                 return {"type": "error", "code": "csat", "error": str(exc)}
             return {"type": "csat_ok", "conversation": content.get("conversation")}
+
+    @off_loop
+    def _adopt_contact(self) -> int | None:
+        contact = actions.find_contact(self._ready_session())
+        if contact is None:
+            return None
+        self.contact_id = contact.pk
+        presence.visitor_connected(contact.pk)
+        return contact.pk
 
     @off_loop
     def _presence_seen(self, contact_id: int) -> None:

@@ -302,6 +302,27 @@ def test_another_visitors_token_or_a_forged_one_is_refused(inbox):
     run(scenario)
 
 
+def test_a_second_tab_opened_before_the_first_message_catches_up_on_its_ping(inbox, alice):
+    async def scenario():
+        first = visitor()
+        token = (await hello(first))["token"]
+        second = visitor()
+        await hello(second, token=token)
+        await say(first, "from the first tab")
+        await second.send_json_to({"type": "ping"})
+        caught_up = await next_of(second, "entry")
+        assert caught_up["entry"]["body"] == "from the first tab"
+        await next_of(second, "pong")
+        conversation = await database_sync_to_async(Conversation.objects.get)()
+        await database_sync_to_async(actions.reply)(conversation, alice, "to both tabs")
+        assert (await next_of(second, "entry"))["entry"]["body"] == "to both tabs"
+        assert (await next_of(first, "entry"))["entry"]["body"] == "to both tabs"
+        for ws in (first, second):
+            await ws.disconnect()
+
+    run(scenario)
+
+
 def test_a_visitor_never_sees_another_visitors_messages(inbox, alice):
     async def scenario():
         ana, ben = visitor(), visitor()
