@@ -13,6 +13,7 @@ each mail on its own.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -26,7 +27,8 @@ from pathlib import Path
 from bench.lib import ROOT, Context, Result
 
 PRIORITY = 85
-MESSAGES = 10_000
+# BENCH_EMAIL_MESSAGES overrides the count (the issue asks for 10,000).
+MESSAGES = int(os.environ.get("BENCH_EMAIL_MESSAGES", "10000"))
 THREAD = 5
 SLUG = "bench-email"
 ADDRESS = "support@bench.example.com"
