@@ -118,6 +118,28 @@ class ChatAdapter(ChannelAdapter):
         """The push already happened on commit (visitor group); confirm with an id."""
         return f"{PROVIDER_PREFIX}{entry.public_id}"
 
+    def unavailable_reason(self, entry_channel: str, contact_id: int) -> str:
+        """The composer's hint: a visitor who left the chat is better reached by e-mail.
+
+        Only when that is possible (an e-mail identity and an active e-mail inbox): a
+        visitor without one still gets chat replies when the widget opens again.
+        """
+        from django.utils.translation import gettext as _
+
+        from channels_in.models import Inbox
+        from conversations import presence
+        from conversations.models import Identity
+
+        if presence.visitor_online(contact_id):
+            return ""
+        reachable_by_email = (
+            Identity.objects.filter(contact_id=contact_id, kind="email").exists()
+            and Inbox.objects.filter(kind=Inbox.Kind.EMAIL, is_active=True).exists()
+        )
+        if reachable_by_email:
+            return str(_("The visitor has left the chat; reply by e-mail to reach them."))
+        return ""
+
     # --- configuration -----------------------------------------------------------
     def allowed_origins(self) -> list[str]:
         raw = self.inbox.setting("allowed_origins", "")

@@ -117,3 +117,15 @@ def test_a_reply_goes_by_chat_while_the_visitor_is_there_and_by_email_once_gone(
     [sent] = mail.outbox
     assert sent.to == ["ana@example.com"]
     assert "We found your order." in sent.body
+
+
+def test_the_composer_is_told_to_switch_to_email_once_the_visitor_left():
+    chat = make_chat_inbox()
+    adapter = ChatAdapter(chat)
+    contact = actions.resolve_contact([IdentityRef("chat", "v9")])
+    assert adapter.unavailable_reason("chat", contact.pk) == ""  # no e-mail: chat waits
+    actions.add_identity(contact, IdentityRef("email", "ivo@example.com"))
+    channel_actions.create_inbox("email", "mail", values={"address": "help@example.com"})
+    assert "left the chat" in adapter.unavailable_reason("chat", contact.pk)
+    presence.visitor_connected(contact.pk)
+    assert adapter.unavailable_reason("chat", contact.pk) == ""
