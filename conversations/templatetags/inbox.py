@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from conversations.models import Channel, Entry
@@ -43,6 +45,12 @@ _ICONS = {
 
 @register.simple_tag
 def channel_icon(channel: str, size: int = 16) -> SafeString:
+    return _channel_icon(channel, size, get_language())
+
+
+@lru_cache(maxsize=256)
+def _channel_icon(channel: str, size: int, language: str | None) -> SafeString:
+    # Cached: list pages draw dozens of these; the label depends on the language.
     paths = _ICONS.get(channel, _ICONS["api"])
     label = dict(Channel.choices).get(channel, channel)
     return format_html(
@@ -58,6 +66,11 @@ def channel_icon(channel: str, size: int = 16) -> SafeString:
 
 @register.simple_tag
 def channel_badge(channel: str) -> SafeString:
+    return _channel_badge(channel, get_language())
+
+
+@lru_cache(maxsize=64)
+def _channel_badge(channel: str, language: str | None) -> SafeString:
     if not channel:
         return mark_safe("")  # noqa: S308
     label = dict(Channel.choices).get(channel, channel)

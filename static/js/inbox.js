@@ -376,7 +376,7 @@ function refreshList(changedId) {
     if (keep) { const again = $(`[data-conversation="${keep}"]`, rows); if (again) again.classList.add("selected"); }
     if (changedId) { const row = $(`[data-conversation="${changedId}"]`, rows); if (row) row.classList.add("fresh"); }
     rememberList();
-  }, 250);
+  }, 800);  // a busy inbox sends many events: refetch at most a little over once a second
 }
 function rememberList() {
   const ids = $$("[data-rows] [data-conversation]").map((r) => r.dataset.conversation);
