@@ -1,8 +1,9 @@
 """REST API: the conversation list endpoint, GET /api/v1/conversations/.
 
 ours: p50/p95/p99 of 1,000 requests with a personal API token (an admin agent, so
-every conversation is visible) through uvicorn, first page of 50, newest first;
-and the same with the inbox's most selective filters (status=open&assignee=none).
+every conversation is visible) through uvicorn, first page of 50, newest first,
+one request at a time (the endpoint's own latency) and 8 in flight; and 8 in
+flight with the inbox's most selective filters (status=open&assignee=none).
 baseline: the bare SQL of the endpoint's queries on one psycopg connection: the
 token lookup, the page (with contact and assignee joined) and the labels of the
 page's conversations, as Django generates them.
@@ -75,7 +76,12 @@ def baseline_sql(token_hash: str, filters: dict[str, Any]) -> list[tuple[str, An
 
 
 def _figure(
-    ctx: Context, label: str, email: str, query: str, filters: dict[str, Any]
+    ctx: Context,
+    label: str,
+    email: str,
+    query: str,
+    filters: dict[str, Any],
+    concurrency: int = CONCURRENCY,
 ) -> list[Result]:
     token, raw = _token(email)
     headers = {"Authorization": f"Bearer {raw}"}
@@ -85,17 +91,17 @@ def _figure(
         ctx.base_url,
         lambda i: ("GET", path, {"headers": headers}),
         total=REQUESTS,
-        concurrency=CONCURRENCY,
+        concurrency=concurrency,
         max_seconds=180,
     )
     base = sql_latency(ctx.dsn, baseline_sql(token.token_hash, filters), repeat=REQUESTS)
-    notes = f"{lat.describe()}; concurrency {CONCURRENCY}; page {PAGE}"
+    notes = f"{lat.describe()}; concurrency {concurrency}; page {PAGE}"
     if probe.errors:
         notes = f"probe failed {probe.statuses}! " + notes
     rows = [
         Result(
             "api_list",
-            f"{label} {q}",
+            f"{label} (concurrency {concurrency}) {q}",
             getattr(lat, q),
             "ms",
             baseline=getattr(base, q),
@@ -110,7 +116,9 @@ def _figure(
 
 
 def run(ctx: Context) -> list[Result]:
-    rows = _figure(ctx, "GET /api/v1/conversations/", "bench-api-1@example.com", "", {})
+    # One client at a time: the endpoint's own latency, no queueing behind others.
+    rows = _figure(ctx, "GET /api/v1/conversations/", "bench-api-0@example.com", "", {}, 1)
+    rows += _figure(ctx, "GET /api/v1/conversations/", "bench-api-1@example.com", "", {})
     rows += _figure(
         ctx,
         "GET /api/v1/conversations/?status=open&assignee=none",
