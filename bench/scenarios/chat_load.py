@@ -290,7 +290,7 @@ class Traffic:
 async def _run_traffic(base: str, chat: bool, sessions: list[str]) -> Traffic:
     traffic = Traffic(base, chat, sessions)
     try:
-        await asyncio.wait_for(traffic.open(), timeout=300)
+        await asyncio.wait_for(traffic.open(), timeout=1200)
         log(
             f"{'chat' if chat else 'echo'}: {len(traffic.visitors)} visitors, "
             f"{len(traffic.agents)} agents connected; {RATE}/s for {SECONDS}s"
@@ -352,6 +352,7 @@ def run(ctx: Context) -> list[Result]:
         base = asyncio.run(_run_traffic(echo.base, False, sessions))
     finally:
         echo.stop()
+    log(f"echo: {base.latency.describe()}")
     chat = Server("helpdesk.asgi:application", env, "chat")
     try:
         rss_start = chat.rss_mib
@@ -369,7 +370,6 @@ def run(ctx: Context) -> list[Result]:
     )
     lost = total - len(ours.seen)
     log(f"chat: {ours.latency.describe()} acks {ours.acks.describe()}")
-    log(f"echo: {base.latency.describe()}")
     log(
         f"sent {total}, stored {stored} ({distinct} distinct), agent-side lost {lost}, "
         f"duplicates {ours.duplicates}, errors {ours.errors}"
