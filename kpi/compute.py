@@ -346,6 +346,10 @@ class Filters:
     team_id: int | None = None
     agent_id: int | None = None
 
+    def key(self) -> str:
+        """For cache keys (no spaces: safe for every cache backend)."""
+        return f"{self.channel or '-'}.{self.team_id or '-'}.{self.agent_id or '-'}"
+
     def facts(self, queryset: QuerySet[Any], prefix: str = "") -> QuerySet[Any]:
         if self.channel:
             queryset = queryset.filter(**{f"{prefix}channel": self.channel})

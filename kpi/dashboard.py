@@ -458,7 +458,7 @@ def heat_map(matrix: dict[str, dict[str, int]]) -> dict[str, Any]:
 def build(query: KpiQuery, span: int = 30) -> dict[str, Any]:
     """The dashboard's context, cached per facts version; the backlog card is live."""
     f = query.filters
-    key = f"kpi:dashboard:{facts_version()}:{query.start}:{query.end}:{f}:{span}"
+    key = f"kpi:dashboard:{facts_version()}:{query.start}:{query.end}:{f.key()}:{span}"
     context = cache.get(key)
     if context is None:
         current = compute.summary(query.start, query.end, f)

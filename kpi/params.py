@@ -114,7 +114,7 @@ def summary_for(query: KpiQuery) -> dict[str, Any]:
     """KPI.md's JSON. Stored-fact figures are cached per facts version (any refresh
     that changes facts bumps it); the live backlog is always fresh."""
     filters = query.filters
-    key = f"kpi:summary:{facts_version()}:{query.start}:{query.end}:{filters}"
+    key = f"kpi:summary:{facts_version()}:{query.start}:{query.end}:{filters.key()}"
     data = cache.get(key)
     if data is None:
         data = compute.summary(query.start, query.end, filters)
