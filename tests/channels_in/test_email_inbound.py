@@ -12,7 +12,13 @@ from channels_in.email.loops import allow_automatic_mail, is_automatic
 from channels_in.models import InboundEvent
 from conversations import actions as core
 from conversations.models import Contact, Conversation, Entry
-from tests.channels_in.test_email_support import SUPPORT, EmailTestCase, build_mail, fixture
+from tests.channels_in.test_email_support import (
+    FIXTURES,
+    SUPPORT,
+    EmailTestCase,
+    build_mail,
+    fixture,
+)
 
 
 class ClientMailTests(EmailTestCase):
@@ -251,3 +257,30 @@ class DisplayTests(EmailTestCase):
         shown, folded = display_text(Entry.objects.get(kind="inbound"))
         self.assertEqual(shown, "Hvala, račun je stigao.")
         self.assertTrue(folded.startswith("U pon, 3. stu 2026."))
+
+
+class NeverCrashTests(EmailTestCase):
+    def test_truncated_and_corrupted_mail_parses_or_fails_cleanly(self):
+        import random
+
+        rng = random.Random(6)
+        samples = []
+        for path in sorted(FIXTURES.glob("*.eml")):
+            raw = path.read_bytes()
+            samples += [raw[:cut] for cut in range(0, len(raw), max(1, len(raw) // 8))]
+            for _ in range(8):
+                data = bytearray(raw)
+                for _ in range(8):
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+                samples.append(bytes(data))
+        parsed = 0
+        for raw in samples:
+            try:
+                mail = parser.parse_mail(raw)
+            except ValueError as exc:  # the one documented failure: no sender at all
+                self.assertIn("no usable sender", str(exc))
+                continue
+            parsed += 1
+            for text in (mail.text, mail.html, mail.subject, mail.from_name, mail.stripped_text):
+                text.encode("utf-8")  # nothing the database would refuse
+        self.assertGreater(parsed, len(samples) // 2)
