@@ -23,6 +23,12 @@ class HttpRecorder:
         return self.responder(request)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests last: Playwright's sync API keeps an event loop running in
+    the main thread for the rest of the session, which async_to_sync refuses."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.path))
+
+
 @pytest.fixture(autouse=True)
 def http_mock() -> Iterator[HttpRecorder]:
     """No test reaches the network: every outbound call lands here."""
