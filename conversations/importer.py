@@ -46,6 +46,9 @@ BATCH_SIZE = 500
 STATUSES = {s.value for s in Conversation.Status}
 PRIORITIES = {p.value for p in Conversation.Priority}
 EVENTS = {"resolved", "reopened", "assigned", "snoozed", "priority"}
+# Enum .values walks the members on every call: once per entry adds up to seconds.
+CHANNELS = frozenset(Channel.values)
+IDENTITY_KINDS = frozenset(IdentityKind.values)
 
 
 class ImportLineError(ValueError):
@@ -117,7 +120,7 @@ def _channel(data: dict[str, Any], where: str, required: bool) -> str:
         if required:
             raise ImportLineError(f"{where} needs a channel")
         return ""
-    if channel not in Channel.values:
+    if channel not in CHANNELS:
         raise ImportLineError(f"{where}: unknown channel {channel!r}")
     return channel
 
@@ -230,7 +233,7 @@ def parse_line(line_number: int, text: str) -> ImportConversation:
         if not isinstance(raw, dict):
             raise ImportLineError(f"contact.identities[{i}] must be an object")
         kind, value = raw.get("kind"), raw.get("value")
-        if kind not in IdentityKind.values:
+        if kind not in IDENTITY_KINDS:
             raise ImportLineError(f"contact.identities[{i}]: unknown kind {kind!r}")
         try:
             ref = normalize(str(kind), str(value or ""))
