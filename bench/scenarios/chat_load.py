@@ -82,6 +82,9 @@ class Server:
             "false",
             "--backlog",
             "4096",
+            # A starved client must not be cut off mid-run by missed keepalive pongs.
+            "--ws-ping-timeout",
+            "300",
         ]
         with open(self.logfile, "ab") as out:
             self.proc = subprocess.Popen(
@@ -173,6 +176,7 @@ class Traffic:
         self.acks = Latency(samples_ms=[])
         self.duplicates = 0
         self.errors = 0
+        self.connect_failures = 0
         self.tasks: list[asyncio.Task[Any]] = []
 
     async def _connect(self, path: str, headers: dict[str, str] | None = None) -> Any:
@@ -251,9 +255,17 @@ class Traffic:
                 elif '"error"' in raw:
                     self.errors += 1
 
+    async def _visitor_retrying(self, i: int, sem: asyncio.Semaphore) -> None:
+        for _attempt in range(3):
+            try:
+                await self._visitor(i, sem)
+                return
+            except Exception:  # noqa: BLE001 - counted and reported, then retried
+                self.connect_failures += 1
+
     async def open(self) -> None:
         sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
-        await asyncio.gather(*(self._visitor(i, sem) for i in range(VISITORS)))
+        await asyncio.gather(*(self._visitor_retrying(i, sem) for i in range(VISITORS)))
         share = [self.rooms[n::AGENTS] for n in range(AGENTS)]
         await asyncio.gather(*(self._agent(n, share[n]) for n in range(AGENTS)))
         self.tasks += [asyncio.create_task(self._read_visitor(ws)) for ws in self.visitors]
@@ -416,7 +428,8 @@ def run(ctx: Context) -> list[Result]:
             float(lost),
             "msgs",
             notes=f"sent {total}, stored {stored} ({distinct} distinct), "
-            f"duplicates {ours.duplicates}, refused {ours.errors}",
+            f"duplicates {ours.duplicates}, refused {ours.errors}, "
+            f"connect retries {ours.connect_failures}",
         ),
         Result(
             "chat_load",
