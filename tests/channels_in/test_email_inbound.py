@@ -220,6 +220,16 @@ class BounceTests(EmailTestCase):
         self.assertEqual(Contact.objects.count(), contacts)
         self.assertEqual(Entry.objects.filter(kind="inbound").count(), 1)
 
+    def test_a_non_standard_qmail_bounce_is_found_by_flufl_bounce(self):
+        entry = self._sent_reply()
+        raw = fixture("qmail_bounce.eml", OUTBOUND_ID=str(entry.provider_id).strip("<>"))
+        event = self.deliver(raw)
+        self.assertEqual(event.status, "processed")
+        entry.refresh_from_db()
+        self.assertEqual(entry.delivery_status, "failed")
+        self.assertIn("gone@example.net", entry.delivery_error)
+        self.assertEqual(Conversation.objects.count(), 1)
+
     def test_a_delay_notice_changes_nothing(self):
         entry = self._sent_reply()
         raw = fixture("dsn_bounce.eml", OUTBOUND_ID=str(entry.provider_id).strip("<>"))
