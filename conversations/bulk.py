@@ -20,6 +20,10 @@ and the KPI app:
 - outbound entries carry delivery statuses (mostly delivered/read, some sent,
   a few failed with their delivery_failed event), inbound ones a provider id.
 
+On PostgreSQL, loads of 50,000 entries or more drop the plain (non-unique)
+indexes of the conversation and entry tables and rebuild them from their own
+definitions at the end of the same transaction, as pg_restore does.
+
 It allocates primary keys itself (after the current maximum) and resets the
 sequences afterwards, so run it while nothing else writes to these tables (a
 fresh database, as bench/run.py does).
@@ -27,6 +31,7 @@ fresh database, as bench/run.py does).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import random
@@ -185,7 +190,6 @@ class _Writer:
         self.rows: list[dict[str, Any]] = []
         self.written = 0
         self.postgres = connection.vendor == "postgresql"
-        self.defaults = {f.attname: f for f in self.fields}
 
     def add(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
@@ -205,20 +209,57 @@ class _Writer:
     def _copy(self) -> None:
         table = connection.ops.quote_name(self.model._meta.db_table)
         columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in self.fields)
+        # Fields a row leaves out take their default, computed once per batch.
+        defaults = [(f.attname, f.get_default()) for f in self.fields]
         raw = connection.connection  # the psycopg connection under Django's
         with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            write = copy.write_row
             for row in self.rows:
-                copy.write_row([self._value(f, row) for f in self.fields])
+                write(
+                    [
+                        json.dumps(v) if isinstance(v, dict | list) else v
+                        for v in (row.get(name, default) for name, default in defaults)
+                    ]
+                )
 
-    @staticmethod
-    def _value(f: models.Field[Any, Any], row: dict[str, Any]) -> Any:
-        if f.attname in row:
-            value = row[f.attname]
-        else:
-            value = f.get_default()
-        if isinstance(value, dict | list):
-            return json.dumps(value)
-        return value
+
+class _DeferredIndexes:
+    """pg_restore's trick for big loads: drop the plain (non-unique, non-constraint)
+    indexes of a table before COPY and build them again after, in the same
+    transaction, from their own definitions. Building a btree or GIN index once is
+    far cheaper than updating it for every row; unique indexes and constraints stay,
+    so the load is still checked. PostgreSQL only."""
+
+    def __init__(self, models_: list[type[models.Model]]) -> None:
+        self.tables = [m._meta.db_table for m in models_]
+        self.definitions: list[str] = []
+
+    def __enter__(self) -> _DeferredIndexes:
+        with connection.cursor() as cursor:
+            for table in self.tables:
+                cursor.execute(
+                    "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+                    "FROM pg_index i WHERE i.indrelid = %s::regclass "
+                    "AND NOT i.indisunique AND NOT i.indisprimary "
+                    "AND NOT EXISTS "
+                    "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+                    [table],
+                )
+                for name, definition in cursor.fetchall():
+                    self.definitions.append(definition)
+                    cursor.execute(f"DROP INDEX {name}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            return  # the transaction rolls back, indexes included
+        with connection.cursor() as cursor:
+            # Run the deferred foreign key checks now: CREATE INDEX refuses a table
+            # with pending trigger events.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for definition in self.definitions:
+                cursor.execute(definition)
 
 
 def _uuid(rnd: random.Random) -> uuid.UUID:
@@ -402,15 +443,23 @@ def generate(
                 plan.append(_Conv(conv_ids.take(), cid, chans, counts[index], start, final))
 
         done = 0
-        for n, conv in enumerate(plan):
-            _write_conversation(conv, ws, rnd, now, entry_ids, entries_w)
-            conv_w.add(conv.row)
-            done += conv.count
-            if n % 2000 == 0:
-                _progress(out, "entries", done, messages, started)
-        conv_w.flush()
-        entries_w.flush()
-        _progress(out, "entries", messages, messages, started)
+        with _deferred_indexes([Conversation, Entry], big=messages >= DEFER_INDEXES_FROM):
+            for n, conv in enumerate(plan):
+                _write_conversation(conv, ws, rnd, now, entry_ids, entries_w)
+                conv_w.add(conv.row)
+                done += conv.count
+                if n % 2000 == 0:
+                    _progress(out, "entries", done, messages, started)
+            conv_w.flush()
+            entries_w.flush()
+            _progress(out, "entries", messages, messages, started)
+            if (
+                out is not None
+                and connection.vendor == "postgresql"
+                and messages >= DEFER_INDEXES_FROM
+            ):
+                out.write("building indexes...\n")
+                out.flush()
         _reset_sequences()
 
     report.contacts = contacts_w.written
@@ -419,6 +468,16 @@ def generate(
     report.entries = entries_w.written
     report.seconds = time.monotonic() - started
     return report
+
+
+# Loads at least this big drop and rebuild plain indexes (PostgreSQL).
+DEFER_INDEXES_FROM = 50_000
+
+
+def _deferred_indexes(models_: list[type[models.Model]], *, big: bool) -> Any:
+    if big and connection.vendor == "postgresql":
+        return _DeferredIndexes(models_)
+    return contextlib.nullcontext()
 
 
 def _reset_sequences() -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from io import StringIO
 from typing import Any
-from unittest import mock
+from unittest import mock, skipUnless
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import TestCase
 from django.utils import timezone
 
@@ -127,6 +128,23 @@ class BulkTests(TestCase):
     def test_bodies_have_words_to_search(self) -> None:
         self.seed(20, 200)
         self.assertTrue(Entry.objects.filter(kind="inbound", body__icontains="order").exists())
+
+    @skipUnless(connection.vendor == "postgresql", "PostgreSQL's COPY and index rebuild")
+    def test_a_big_load_rebuilds_the_indexes_it_dropped(self) -> None:
+        def indexes() -> set[str]:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT indexname FROM pg_indexes WHERE tablename IN "
+                    "('conversations_entry', 'conversations_conversation')"
+                )
+                return {row[0] for row in cursor.fetchall()}
+
+        before = indexes()
+        with mock.patch("conversations.bulk.DEFER_INDEXES_FROM", 10):
+            self.seed(30, 300)
+        self.assertEqual(indexes(), before)
+        self.assertEqual(Entry.objects.count(), 300)
+        assert_lifecycle_consistent(self, Conversation.objects.all())
 
     def test_bad_numbers_are_refused(self) -> None:
         with self.assertRaisesMessage(CommandError, "at least --conversations"):
