@@ -254,7 +254,7 @@ def _pick_conversation(
     """The conversation a new customer message joins; True if it was created."""
     hinted = _conversation_from_hints(msg)
     if hinted is not None:
-        if hinted.is_active:
+        if hinted.is_active or _stays_resolved(hinted, msg):
             return hinted, False
         if hinted.can_reopen_at(at):
             _reopen(hinted, at, "customer_replied", None)
@@ -272,10 +272,27 @@ def _pick_conversation(
         .order_by("-resolved_at", "-id")
         .first()
     )
+    if latest is not None and _stays_resolved(latest, msg):
+        return latest, False
     if latest is not None and latest.can_reopen_at(at):
         _reopen(latest, at, "customer_replied", None)
         return latest, False
     return _new_conversation(contact, msg, at, previous=latest), True
+
+
+def _stays_resolved(conversation: Conversation, msg: InboundMessage) -> bool:
+    """Whether a message to a resolved conversation is recorded on it without reopening.
+
+    Automatic messages (out-of-office replies, reactions, bounces) never reopen a
+    conversation or start a new one; nor do answers an extension claims through
+    `signals.keeps_resolved` (a survey score sent by SMS must not cost the FCR).
+    """
+    if msg.is_auto:
+        return True
+    answers = signals.keeps_resolved.send(
+        sender=Conversation, conversation_id=conversation.pk, channel=msg.channel, body=msg.body
+    )
+    return any(keep is True for _receiver, keep in answers)
 
 
 def _store_attachments(entry: Entry, refs: list[AttachmentRef]) -> list[Attachment]:
@@ -415,7 +432,7 @@ def _apply_inbound_lifecycle(conversation: Conversation, entry: Entry) -> None:
     if conversation.last_message_at is None or at > conversation.last_message_at:
         conversation.last_message_at = at
         fields.append("last_message_at")
-    if conversation.waiting_since is None and not entry.is_auto:
+    if conversation.waiting_since is None and not entry.is_auto and conversation.is_active:
         conversation.waiting_since = at
         fields.append("waiting_since")
     if conversation.status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
@@ -809,6 +826,87 @@ def wake_snoozed(now: datetime | None = None) -> int:
     return woken
 
 
+# --- agent inbox: identities and notifications --------------------------------------
+
+
+@transaction.atomic
+def remove_identity(identity: Identity, actor: Agent | None) -> None:
+    """Detach an address from its contact; the contact keeps at least one."""
+    contact = locks.lock_contact(identity.contact_id)
+    if Identity.objects.filter(contact=contact).count() <= 1:
+        raise ActionError(_("A contact keeps at least one identity."))
+    Identity.objects.filter(pk=identity.pk).delete()
+
+
+@transaction.atomic
+def set_identity_verified(identity: Identity, actor: Agent | None, verified: bool) -> Identity:
+    identity.verified = verified
+    identity.save(update_fields=["verified"])
+    return identity
+
+
+def notify(
+    agents: list[Agent],
+    kind: str,
+    *,
+    conversation: Conversation | None = None,
+    actor: Agent | None = None,
+    text: str = "",
+) -> int:
+    """Ring the in-app bell of these agents (never the actor's own)."""
+    from conversations.models import Notification
+
+    targets = [a for a in agents if a.is_active and (actor is None or a.pk != actor.pk)]
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                agent=agent, kind=kind, conversation=conversation, actor=actor, text=text[:300]
+            )
+            for agent in targets
+        ]
+    )
+    for agent in targets:
+        realtime.publish_on_commit(
+            realtime.agent_group(agent.pk),
+            {
+                "type": "notification",
+                "kind": kind,
+                "conversation": conversation.pk if conversation else None,
+                "text": text[:300],
+            },
+        )
+    return len(targets)
+
+
+@transaction.atomic
+def add_note_with_mentions(conversation: Conversation, author: Agent, body: str) -> Entry:
+    """A private note; every active agent @mentioned in it is notified."""
+    from conversations.mentions import mentioned_agents
+
+    entry = add_note(conversation, author, body)
+    mentioned = mentioned_agents(body)
+    if mentioned:
+        entry.parameters = {**entry.parameters, "mentions": [a.pk for a in mentioned]}
+        entry.save(update_fields=["parameters"])
+        notify(
+            mentioned,
+            "mention",
+            conversation=conversation,
+            actor=author,
+            text=_("%(agent)s mentioned you: %(body)s")
+            % {"agent": author.display_name, "body": body[:200]},
+        )
+    return entry
+
+
+def mark_notifications_read(agent: Agent) -> int:
+    from conversations.models import Notification
+
+    return Notification.objects.filter(agent=agent, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
 # --- calls -------------------------------------------------------------------------
 # A call is ONE timeline entry (channel "phone", provider_id = the provider's call id)
 # whose `parameters` fill in as the provider's callbacks arrive, in any order: status,
@@ -1012,88 +1110,6 @@ def attach_file(attachment_id: int, content: bytes, content_type: str = "") -> A
     attachment.save(update_fields=["file", "size", "content_type"])
     _publish_entry_update(attachment.entry)
     return attachment
-
-
-# --- agent inbox: identities and notifications --------------------------------------
-
-
-@transaction.atomic
-def remove_identity(identity: Identity, actor: Agent | None) -> None:
-    """Detach an address from its contact; the contact keeps at least one."""
-    contact = locks.lock_contact(identity.contact_id)
-    if Identity.objects.filter(contact=contact).count() <= 1:
-        raise ActionError(_("A contact keeps at least one identity."))
-    Identity.objects.filter(pk=identity.pk).delete()
-
-
-@transaction.atomic
-def set_identity_verified(identity: Identity, actor: Agent | None, verified: bool) -> Identity:
-    identity.verified = verified
-    identity.save(update_fields=["verified"])
-    return identity
-
-
-def notify(
-    agents: list[Agent],
-    kind: str,
-    *,
-    conversation: Conversation | None = None,
-    actor: Agent | None = None,
-    text: str = "",
-) -> int:
-    """Ring the in-app bell of these agents (never the actor's own)."""
-    from conversations.models import Notification
-
-    targets = [a for a in agents if a.is_active and (actor is None or a.pk != actor.pk)]
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                agent=agent, kind=kind, conversation=conversation, actor=actor, text=text[:300]
-            )
-            for agent in targets
-        ]
-    )
-    for agent in targets:
-        realtime.publish_on_commit(
-            realtime.agent_group(agent.pk),
-            {
-                "type": "notification",
-                "kind": kind,
-                "conversation": conversation.pk if conversation else None,
-                "text": text[:300],
-            },
-        )
-    return len(targets)
-
-
-@transaction.atomic
-def add_note_with_mentions(conversation: Conversation, author: Agent, body: str) -> Entry:
-    """A private note; every active agent @mentioned in it is notified."""
-    from conversations.mentions import mentioned_agents
-
-    entry = add_note(conversation, author, body)
-    mentioned = mentioned_agents(body)
-    if mentioned:
-        entry.parameters = {**entry.parameters, "mentions": [a.pk for a in mentioned]}
-        entry.save(update_fields=["parameters"])
-        notify(
-            mentioned,
-            "mention",
-            conversation=conversation,
-            actor=author,
-            text=_("%(agent)s mentioned you: %(body)s")
-            % {"agent": author.display_name, "body": body[:200]},
-        )
-    return entry
-
-
-def mark_notifications_read(agent: Agent) -> int:
-    from conversations.models import Notification
-
-    return Notification.objects.filter(agent=agent, read_at__isnull=True).update(
-        read_at=timezone.now()
-    )
-
 
 
 # --- live chat: typing and "seen" (ephemeral, never stored) --------------------------

@@ -25,6 +25,12 @@ contacts_merged = Signal()
 # conversation_id, entry_id, survey ("csat" | "nps"), score (sent by the kpi app)
 survey_answered = Signal()
 
+# Sent synchronously, inside the inbound transaction, when a customer message would
+# reopen a resolved conversation: conversation_id, channel, body. A receiver returns
+# True to keep it resolved (the message is recorded on it all the same), e.g. the kpi
+# app for "4" answering its "reply 1-5" survey. Receivers only read.
+keeps_resolved = Signal()
+
 
 def send_on_commit(signal: Signal, **kwargs: Any) -> None:
     transaction.on_commit(lambda: signal.send_robust(sender=None, **kwargs))

@@ -34,6 +34,19 @@ def _on_entry_created(sender: Any, entry_id: int, conversation_id: int, **kwargs
         _changed(conversation_id)
 
 
+def _is_survey_answer(
+    sender: Any, conversation_id: int, channel: str, body: str, **kwargs: Any
+) -> bool:
+    """A "4" answering our "reply 1-5" is a survey answer, not a reopened problem."""
+    from kpi.surveys import TEXT_CHANNELS, awaits_text_answer, parse_text_score
+
+    return (
+        channel in TEXT_CHANNELS
+        and parse_text_score(body) is not None
+        and awaits_text_answer(conversation_id)
+    )
+
+
 def _on_conversation_created(sender: Any, conversation_id: int, **kwargs: Any) -> None:
     _changed(conversation_id)
 
@@ -55,3 +68,4 @@ class KpiConfig(AppConfig):
         signals.entry_created.connect(_on_entry_created, dispatch_uid="kpi.entry")
         signals.conversation_created.connect(_on_conversation_created, dispatch_uid="kpi.created")
         signals.contacts_merged.connect(_on_contacts_merged, dispatch_uid="kpi.merged")
+        signals.keeps_resolved.connect(_is_survey_answer, dispatch_uid="kpi.survey_answer")

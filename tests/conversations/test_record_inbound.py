@@ -252,3 +252,16 @@ class RefTests(RecordInboundTestCase):
 
     def test_identity_refs_compare_by_value(self):
         self.assertEqual(IdentityRef("email", "a@b.c"), normalize("email", "A@b.c"))
+
+
+class AutomaticMessageTests(RecordInboundTestCase):
+    def test_an_automatic_reply_never_reopens_a_resolved_conversation(self):
+        first = self.record(self.message("email", ("email", "ana@example.com")))
+        actions.set_status(first.entry.conversation, self.alice, "resolved")
+        ooo = self.record(
+            self.message("email", ("email", "ana@example.com"), body="I'm away", is_auto=True)
+        )
+        conversation = Conversation.objects.get()
+        self.assertEqual(ooo.entry.conversation_id, conversation.pk)
+        self.assertEqual((conversation.status, conversation.reopened_count), ("resolved", 0))
+        self.assertIsNone(conversation.waiting_since)

@@ -108,9 +108,16 @@ class TextSurveyTests(SurveyTestCase):
             (answer.score, answer.comment, answer.channel), (5, "great, thanks", "sms")
         )
         self.assertEqual(answer.conversation, conversation)
-        # Answered: the next message is a normal message.
+        # A survey answer is not a reopened problem: FCR stays intact.
+        conversation.refresh_from_db()
+        self.assertEqual(conversation.status, "resolved")
+        self.assertEqual(conversation.reopened_count, 0)
+        self.assertIsNone(conversation.waiting_since)
+        # Answered: the next message is a normal message, and it reopens.
         self.inbound(timezone.now(), "sms", "+385911234567", "phone", body="3")
         self.assertEqual(SurveyResponse.objects.count(), 1)
+        conversation.refresh_from_db()
+        self.assertEqual((conversation.status, conversation.reopened_count), ("open", 1))
 
     def test_anything_else_gets_one_clear_answer(self):
         self.resolved("whatsapp", "+385911234567", "phone")
