@@ -39,8 +39,18 @@ class Bounce:
         return f"bounced for {who}: {detail}".strip().rstrip(":")
 
 
+def _safe(message: Message, name: str) -> str:
+    try:
+        return str(message.get(name) or "").strip()
+    except Exception:  # noqa: BLE001 - the header registry raises on some corrupt values
+        return ""
+
+
 def _fields(block: Message) -> dict[str, str]:
-    return {k.lower(): str(v).strip() for k, v in block.items()}
+    try:
+        return {k.lower(): str(v).strip() for k, v in block.items()}
+    except Exception:  # noqa: BLE001
+        return {}
 
 
 def _dsn(message: Message) -> Bounce | None:
@@ -73,12 +83,12 @@ def _dsn(message: Message) -> Bounce | None:
         elif ctype in ("message/rfc822", "message/global"):
             inner = part.get_payload()
             inner_message = inner[0] if isinstance(inner, list) and inner else None
-            if isinstance(inner_message, Message) and inner_message.get("Message-ID"):
-                bounce.original_message_ids.append(str(inner_message["Message-ID"]).strip())
+            if isinstance(inner_message, Message) and _safe(inner_message, "Message-ID"):
+                bounce.original_message_ids.append(_safe(inner_message, "Message-ID"))
         elif ctype in ("text/rfc822-headers", "message/rfc822-headers"):
             headers = email.message_from_string(part_text(part))
-            if headers.get("Message-ID"):
-                bounce.original_message_ids.append(str(headers["Message-ID"]).strip())
+            if _safe(headers, "Message-ID"):
+                bounce.original_message_ids.append(_safe(headers, "Message-ID"))
     return bounce
 
 
@@ -102,10 +112,10 @@ def find_bounce(
     message: Message, raw: bytes, *, sender: str, null_return_path: bool
 ) -> Bounce | None:
     """A Bounce if this mail reports a delivery failure, else None."""
-    own_id = str(message.get("Message-ID") or "").strip()
+    own_id = _safe(message, "Message-ID")
     bounce = _dsn(message)
     daemon = sender.lower().startswith(("mailer-daemon@", "postmaster@", "mail-daemon@"))
-    subject = str(message.get("Subject") or "")
+    subject = _safe(message, "Subject")
     if bounce is None and not (daemon or null_return_path or _BOUNCE_SUBJECT_RE.search(subject)):
         return None
     temporary, permanent = _flufl_failures(raw)

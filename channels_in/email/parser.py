@@ -147,7 +147,11 @@ def _filename(part: Message, ctype: str, index: int) -> str:
 
 
 def _part_bytes(part: Message) -> bytes:
-    if part.get_content_type() in ("message/rfc822", "message/global"):
+    try:
+        ctype = part.get_content_type()
+    except Exception:  # noqa: BLE001
+        ctype = "application/octet-stream"
+    if ctype in ("message/rfc822", "message/global"):
         inner = part.get_payload()
         if isinstance(inner, list) and inner and isinstance(inner[0], Message):
             try:
@@ -175,6 +179,12 @@ class _Walker:
     def walk(self, part: Message, depth: int = 0) -> None:
         if depth > 30:
             return
+        try:
+            self._walk(part, depth)
+        except Exception:  # noqa: BLE001 - a part the stdlib can't read is kept as bytes
+            self.attachments.append((part, "application/octet-stream"))
+
+    def _walk(self, part: Message, depth: int) -> None:
         ctype = part.get_content_type()
         payload = part.get_payload()
         if ctype in ("message/rfc822", "message/global", "message/delivery-status"):
@@ -265,9 +275,14 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMail
         attachments.append(AttachmentRef(filename=filename, content_type=ctype, content=content))
 
     return_path = header(message, "Return-Path").replace(" ", "")
-    bounce = bounces.find_bounce(
-        message, raw, sender=from_address, null_return_path=return_path == "<>"
-    )
+    defects = [type(d).__name__ for d in message.defects][:20]
+    try:
+        bounce = bounces.find_bounce(
+            message, raw, sender=from_address, null_return_path=return_path == "<>"
+        )
+    except Exception:  # noqa: BLE001 - corrupt report parts: recorded as mail, flagged
+        bounce = None
+        defects.append("BounceDetectionFailed")
     to = [a for _, a in addresses(message, "To")]
     cc = [a for _, a in addresses(message, "Cc")]
     recipients = to + cc
@@ -295,5 +310,5 @@ def parse_mail(raw: bytes, *, own_addresses: tuple[str, ...] = ()) -> ParsedMail
         notes=notes,
         auto_reasons=loops.automatic_reasons(message, own_addresses=own_addresses),
         bounce=bounce,
-        defects=[type(d).__name__ for d in message.defects][:20],
+        defects=defects,
     )
