@@ -112,23 +112,24 @@ def run(ctx: Context) -> list[Result]:
         raise RuntimeError(f"unexpected ingest_email output: {out!r}")
     ingested, _duplicates, failed = (int(x) for x in counts.groups())
     with psycopg.connect(ctx.dsn, autocommit=True) as conn:
-        inbox_id = conn.execute(
-            "SELECT id FROM channels_in_inbox WHERE slug = %s", (slug,)
-        ).fetchone()[0]
-        entries = conn.execute(
+        inbox_id = _one(conn, "SELECT id FROM channels_in_inbox WHERE slug = %s", slug)
+        entries = _one(
+            conn,
             "SELECT count(*) FROM conversations_entry WHERE inbox_id = %s AND kind = 'inbound'",
-            (inbox_id,),
-        ).fetchone()[0]
-        processed = conn.execute(
+            inbox_id,
+        )
+        processed = _one(
+            conn,
             "SELECT count(*) FROM channels_in_inboundevent WHERE inbox_id = %s "
             "AND status = 'processed'",
-            (inbox_id,),
-        ).fetchone()[0]
-        conversations = conn.execute(
+            inbox_id,
+        )
+        conversations = _one(
+            conn,
             "SELECT count(DISTINCT conversation_id) FROM conversations_entry "
             "WHERE inbox_id = %s AND kind = 'inbound'",
-            (inbox_id,),
-        ).fetchone()[0]
+            inbox_id,
+        )
         baseline = _bare_inserts(conn, inbox_id, raws)
     if not (ingested == entries == processed == MESSAGES) or failed:
         raise RuntimeError(
@@ -149,6 +150,13 @@ def run(ctx: Context) -> list[Result]:
             ),
         )
     ]
+
+
+def _one(conn: object, sql: str, *params: object) -> int:
+    row = conn.execute(sql, params).fetchone()  # type: ignore[attr-defined]
+    if row is None:
+        raise RuntimeError(f"no row for {sql}")
+    return int(row[0])
 
 
 def _bare_inserts(conn: object, inbox_id: int, raws: list[bytes]) -> float:
