@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core import mail
 from django.urls import reverse
@@ -21,7 +21,7 @@ class InboxTestCase(HelpdeskTestCase):
         email: str = "ana@example.com",
         channel: str = "api",
         name: str = "Ana Kovač",
-        at: timezone.datetime | None = None,
+        at: datetime | None = None,
         team: int | None = -1,
         extra: list[IdentityRef] | None = None,
     ) -> Entry:
