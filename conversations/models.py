@@ -303,6 +303,9 @@ class Entry(models.Model):
         indexes: ClassVar = [
             models.Index(fields=("conversation", "occurred_at", "id"), name="entry_conversation"),
             models.Index(fields=("contact", "occurred_at", "id"), name="entry_contact"),
+            # Search for a common word: newest entries first, stop at a page of hits,
+            # instead of sorting every match (conversations/search.py).
+            models.Index(fields=("occurred_at", "id"), name="entry_recent"),
             # Status callbacks find our outbound message by its provider id alone.
             models.Index(fields=("provider_id",), name="entry_provider_id"),
             # The outbound retry sweep and the failure counter in /metrics.
