@@ -57,8 +57,8 @@ INSTALLED_APPS = [
     "conversations",
     "channels_in",
     "kpi",
-    "widget",
     "webhooks",
+    "widget",
 ]
 
 MIDDLEWARE = [
@@ -98,9 +98,17 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # A bounded psycopg pool per process. Under ASGI every request may run in a
+        # thread of its own, and persistent per-thread connections (CONN_MAX_AGE)
+        # exhausted PostgreSQL's max_connections under load; the pool caps them.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": env_int("DATABASE_POOL_SIZE", 10),
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
+        }
 else:
     DATABASES = {
         "default": {
@@ -288,6 +296,28 @@ WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 30)
 WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 3)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 
+# --- live chat widget ---------------------------------------------------------------
+# Longest visitor message, in characters; longer ones are refused with an error.
+WIDGET_MAX_MESSAGE_CHARS = env_int("WIDGET_MAX_MESSAGE_CHARS", 5000)
+# Messages (and uploads) per minute: per visitor, and per client IP across visitors.
+WIDGET_VISITOR_RATE = env_int("WIDGET_VISITOR_RATE", 30)
+WIDGET_IP_RATE = env_int("WIDGET_IP_RATE", 300)
+# New widget websockets per minute per client IP.
+WIDGET_CONNECT_RATE = env_int("WIDGET_CONNECT_RATE", 120)
+WIDGET_UPLOAD_MAX_BYTES = env_int("WIDGET_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+WIDGET_UPLOAD_TYPES = env_list(
+    "WIDGET_UPLOAD_TYPES",
+    "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,text/csv,"
+    "application/zip,application/msword,"
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+WIDGET_TOKEN_MAX_AGE_DAYS = env_int("WIDGET_TOKEN_MAX_AGE_DAYS", 365)
+# Seconds a widget has to say hello after connecting.
+WIDGET_HELLO_TIMEOUT = env_int("WIDGET_HELLO_TIMEOUT", 10)
+# Run the widget's database work on one thread per process (True) or a pool (False).
+WIDGET_DB_THREAD_SENSITIVE = env_bool("WIDGET_DB_THREAD_SENSITIVE", False)
+
 # --- Meta and Telegram --------------------------------------------------------------
 # Graph API for WhatsApp Cloud, Messenger and Instagram (an inbox may set `graph_url`,
 # e.g. https://graph.instagram.com for Instagram Login apps).
@@ -296,6 +326,17 @@ META_GRAPH_VERSION = env_str("META_GRAPH_VERSION", "v25.0")
 META_HTTP_TIMEOUT = env_int("META_HTTP_TIMEOUT", 10)
 TELEGRAM_API_URL = env_str("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/")
 TELEGRAM_HTTP_TIMEOUT = env_int("TELEGRAM_HTTP_TIMEOUT", 10)
+
+# --- KPIs and surveys ---------------------------------------------------------------
+# FCR: a new conversation of the same contact within this window after the
+# resolution means it was not resolved at first contact (KPI.md).
+KPI_REPEAT_WINDOW_DAYS = env_int("KPI_REPEAT_WINDOW_DAYS", 7)
+# NPS is asked at most once per contact in this many days.
+KPI_NPS_INTERVAL_DAYS = env_int("KPI_NPS_INTERVAL_DAYS", 90)
+# Surveys on resolution; the e-mailed survey link (and every survey) expires after this.
+KPI_SURVEYS_ENABLED = env_bool("KPI_SURVEYS_ENABLED", True)
+KPI_SURVEY_MAX_AGE_DAYS = env_int("KPI_SURVEY_MAX_AGE_DAYS", 14)
+CELERY_BEAT_SCHEDULE["kpi-refresh"] = {"task": "kpi.refresh", "schedule": 60.0}
 
 # --- e-mail -------------------------------------------------------------------------
 # Poll every email inbox with an imap_host this often (seconds), from Celery beat.
@@ -338,43 +379,3 @@ ANYMAIL = {
 }
 INSTALLED_APPS += ["anymail"]
 
-# --- KPIs and surveys ---------------------------------------------------------------
-# FCR: a new conversation of the same contact within this window after the
-# resolution means it was not resolved at first contact (KPI.md).
-KPI_REPEAT_WINDOW_DAYS = env_int("KPI_REPEAT_WINDOW_DAYS", 7)
-# NPS is asked at most once per contact in this many days.
-KPI_NPS_INTERVAL_DAYS = env_int("KPI_NPS_INTERVAL_DAYS", 90)
-# Surveys on resolution; the e-mailed survey link (and every survey) expires after this.
-KPI_SURVEYS_ENABLED = env_bool("KPI_SURVEYS_ENABLED", True)
-KPI_SURVEY_MAX_AGE_DAYS = env_int("KPI_SURVEY_MAX_AGE_DAYS", 14)
-CELERY_BEAT_SCHEDULE["kpi-refresh"] = {"task": "kpi.refresh", "schedule": 60.0}
-
-# --- live chat widget ---------------------------------------------------------------
-# Longest visitor message, in characters; longer ones are refused with an error.
-WIDGET_MAX_MESSAGE_CHARS = env_int("WIDGET_MAX_MESSAGE_CHARS", 5000)
-# Messages (and uploads) per minute: per visitor, and per client IP across visitors.
-WIDGET_VISITOR_RATE = env_int("WIDGET_VISITOR_RATE", 30)
-WIDGET_IP_RATE = env_int("WIDGET_IP_RATE", 300)
-# New widget websockets per minute per client IP.
-WIDGET_CONNECT_RATE = env_int("WIDGET_CONNECT_RATE", 120)
-WIDGET_UPLOAD_MAX_BYTES = env_int("WIDGET_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
-WIDGET_UPLOAD_TYPES = env_list(
-    "WIDGET_UPLOAD_TYPES",
-    "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,text/csv,"
-    "application/zip,application/msword,"
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-)
-WIDGET_TOKEN_MAX_AGE_DAYS = env_int("WIDGET_TOKEN_MAX_AGE_DAYS", 365)
-# Seconds a widget has to say hello after connecting.
-WIDGET_HELLO_TIMEOUT = env_int("WIDGET_HELLO_TIMEOUT", 10)
-# Run the widget's database work on one thread per process (True) or a pool (False).
-WIDGET_DB_THREAD_SENSITIVE = env_bool("WIDGET_DB_THREAD_SENSITIVE", False)
-
-# --- Twilio ---
-# Found while benchmarking Twilio webhooks: under ASGI each request runs in a thread
-# of its own and keeps its own persistent connection, so 16 concurrent webhooks held
-# 40+ PostgreSQL connections and starved the worker ("too many clients").
-# DATABASE_CONN_MAX_AGE=0 closes each connection when its request ends.
-if env_str("DATABASE_CONN_MAX_AGE"):
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
