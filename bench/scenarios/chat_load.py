@@ -292,11 +292,19 @@ class Traffic:
         await asyncio.sleep(0.5)  # late duplicates would show up here
 
     async def close(self) -> None:
-        for ws in self.visitors + self.agents:
-            with contextlib.suppress(Exception):
-                await ws.close()
         for task in self.tasks:
             task.cancel()
+        await _close_all(self.visitors + self.agents)
+
+
+async def _close_all(sockets: list[Any]) -> None:
+    """All at once, each bounded: one by one, a starved server makes this take hours."""
+
+    async def one(ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), timeout=5)
+
+    await asyncio.gather(*(one(ws) for ws in sockets))
 
 
 async def _run_traffic(base: str, chat: bool, sessions: list[str]) -> Traffic:
@@ -340,9 +348,7 @@ async def _idle(server: Server) -> tuple[int, float]:
         await asyncio.sleep(5)  # let the server settle before it is measured
         return len(sockets), server.rss_mib
     finally:
-        for ws in sockets:
-            with contextlib.suppress(Exception):
-                await ws.close()
+        await _close_all(sockets)
 
 
 def run(ctx: Context) -> list[Result]:
