@@ -20,19 +20,19 @@ def schedule_refresh() -> None:
         refresh.apply_async(countdown=REFRESH_DEBOUNCE_SECONDS)
 
 
-@shared_task(name="kpi.refresh", queue="default", ignore_result=True)
+@shared_task(name="kpi.refresh", ignore_result=True)
 def refresh(**kwargs: Any) -> int:
     # Cleared first: a change committed while we compute schedules another run.
     cache.delete(REFRESH_SCHEDULED_KEY)
     return actions.refresh_kpis()
 
 
-@shared_task(name="kpi.rebuild", queue="default", ignore_result=True)
+@shared_task(name="kpi.rebuild", ignore_result=True)
 def rebuild(**kwargs: Any) -> int:
     return actions.refresh_kpis(full=True)
 
 
-@shared_task(name="kpi.contact_changed", queue="default", ignore_result=True)
+@shared_task(name="kpi.contact_changed", ignore_result=True)
 def contact_changed(contact_id: int, **kwargs: Any) -> None:
     actions.mark_contact_dirty(contact_id)
     schedule_refresh()
@@ -50,6 +50,6 @@ def request_survey(conversation_id: int, **kwargs: Any) -> None:
     surveys.request_survey(conversation_id)
 
 
-@shared_task(name="kpi.survey_reply", queue="default", ignore_result=True)
+@shared_task(name="kpi.survey_reply", ignore_result=True)
 def survey_reply(entry_id: int, **kwargs: Any) -> None:
     surveys.handle_text_reply(entry_id)
