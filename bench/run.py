@@ -266,11 +266,12 @@ def run_scale(
     workdir: Path,
     keep_db: bool,
     redis_url: str,
+    results: list[Result],
 ) -> list[Result]:
+    """Load one scale, start the stack, run the scenarios; rows go into `results`."""
     entries = SCALES[scale]
     conversations = entries // 10
     stack = Stack(workdir)
-    results: list[Result] = []
     try:
         database_url = f"{server}/{db}"
         env = {
@@ -551,15 +552,17 @@ def main(argv: list[str] | None = None) -> int:
                         scenarios if i == 0 else [m for m in scenarios if getattr(m, "GROWS", 0)]
                     )
                     keep = args.keep_db and i == len(plan) - 1
-                    results += run_scale(each, chosen, server, db, Path(tmp), keep, redis_url)
+                    run_scale(each, chosen, server, db, Path(tmp), keep, redis_url, results)
             finally:
                 redis_stack.stop()
     except KeyboardInterrupt:
         log("interrupted; everything started was stopped")
         return 130
-    if not args.no_write:
-        write_table(results, date, commit, host)
-        log(f"wrote {len(results)} rows to {BENCHMARKS_MD.name}")
+    finally:
+        # What was measured before an interruption or a failure is kept too.
+        if results and not args.no_write:
+            write_table(results, date, commit, host)
+            log(f"wrote {len(results)} rows to {BENCHMARKS_MD.name}")
     failed = [r for r in results if r.figure == "FAILED"]
     return 1 if failed else 0
 
