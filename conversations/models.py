@@ -185,7 +185,9 @@ class Conversation(models.Model):
             models.Index(
                 fields=("assignee", "status", "waiting_since", "id"), name="conv_assignee_waiting"
             ),
-            models.Index(fields=("team", "status", "waiting_since", "id"), name="conv_team_waiting"),
+            models.Index(
+                fields=("team", "status", "waiting_since", "id"), name="conv_team_waiting"
+            ),
             models.Index(fields=("inbox", "status", "-last_message_at"), name="conv_inbox"),
             # KPI periods: created in / resolved in.
             models.Index(fields=("created_at",), name="conv_created"),

@@ -378,4 +378,3 @@ ANYMAIL = {
     if value
 }
 INSTALLED_APPS += ["anymail"]
-

@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_in', '0003_create_inboxes'),
-        ('conversations', '0005_add_active_list_indexes_on_postgresql'),
+        ("channels_in", "0003_create_inboxes"),
+        ("conversations", "0005_add_active_list_indexes_on_postgresql"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='entry',
-            index=models.Index(fields=['occurred_at', 'id'], name='entry_recent'),
+            model_name="entry",
+            index=models.Index(fields=["occurred_at", "id"], name="entry_recent"),
         ),
     ]

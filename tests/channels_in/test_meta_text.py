@@ -19,7 +19,9 @@ def test_a_word_longer_than_the_limit_is_cut_hard():
 
 
 def test_epoch_timestamps_become_aware_utc():
-    assert from_epoch("1739321024").isoformat() == "2025-02-12T00:43:44+00:00"
-    assert from_epoch(1739321024123, millis=True).isoformat() == "2025-02-12T00:43:44.123000+00:00"
+    seconds = from_epoch("1739321024")
+    millis = from_epoch(1739321024123, millis=True)
+    assert seconds is not None and seconds.isoformat() == "2025-02-12T00:43:44+00:00"
+    assert millis is not None and millis.isoformat() == "2025-02-12T00:43:44.123000+00:00"
     assert from_epoch("soon") is None
     assert from_epoch(None) is None

@@ -39,7 +39,9 @@ class TelegramTestCase(HelpdeskTestCase):
         self, name: str = "", *, payload: Any = None, secret: str | None = SECRET, raw: bytes = b""
     ) -> Any:
         body = raw or json.dumps(payload if payload is not None else fixture("telegram", name))
-        headers = {} if secret is None else {"HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN": secret}
+        headers: dict[str, Any] = (
+            {} if secret is None else {"HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN": secret}
+        )
         with self.captureOnCommitCallbacks(execute=True):
             return self.client.post(
                 "/hooks/telegram/tg/", data=body, content_type="application/json", **headers
