@@ -77,6 +77,8 @@ def resolve_contact(refs: list[IdentityRef], name: str = "") -> Contact:
                 owner = _owner(by_key[(ref.kind, ref.value)].contact)
                 break
         missing = [r for r in refs if (r.kind, r.value) not in by_key]
+        if owner is not None and not missing and (owner.name or not name):
+            return owner  # the common case: a known customer, nothing to write
         try:
             with transaction.atomic():
                 if owner is None:
@@ -352,7 +354,9 @@ def _publish_entry(entry: Entry, *, created_conversation: bool = False) -> None:
     )
 
 
-@transaction.atomic
+# savepoint=False: callers that need to survive a failure here (process_event) wrap
+# it in their own savepoint; two more round trips per message bought nothing.
+@transaction.atomic(savepoint=False)
 def record_inbound(msg: InboundMessage) -> Recorded:
     """Record a normalized message from any channel on the customer's timeline.
 

@@ -6,7 +6,10 @@ invent names of their own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -37,13 +40,54 @@ def visitor_group(contact_id: int) -> str:
     return f"visitor.{contact_id}"
 
 
+class _PublisherLoop:
+    """One event loop thread per process for publishing from synchronous code.
+
+    async_to_sync from plain sync code (Celery tasks, management commands) starts a
+    new event loop each call, and channels_redis keeps its Redis connections per
+    loop, so every publish paid a thread start, a loop and a fresh connection
+    (about 5 ms, three times per inbound message). This loop lives as long as the
+    process and keeps one connection. Recreated after a fork (Celery prefork).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="realtime-publisher", daemon=True
+                )
+                thread.start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+
+_publisher = _PublisherLoop()
+PUBLISH_TIMEOUT_SECONDS = 5
+
+
+def _keeps_connections_per_loop(layer: Any) -> bool:
+    return type(layer).__module__.startswith("channels_redis")
+
+
 def publish_now(group: str, payload: dict[str, Any]) -> None:
     """Send to a group at once. A realtime outage must not fail the write it reports."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, payload)
+        if _keeps_connections_per_loop(layer):
+            future = asyncio.run_coroutine_threadsafe(
+                layer.group_send(group, payload), _publisher.get()
+            )
+            future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+        else:
+            async_to_sync(layer.group_send)(group, payload)
     except Exception:  # noqa: BLE001 - Redis down: the data is safe, the push is lost
         log.warning("realtime publish to %s failed", group, exc_info=True)
 

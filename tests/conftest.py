@@ -30,6 +30,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Every test starts with an empty cache: cached KPI summaries are keyed by a
+    version counter that restarts with each test's database."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def http_mock() -> Iterator[HttpRecorder]:
     """No test reaches the network: every outbound call lands here."""
     recorder = HttpRecorder()
