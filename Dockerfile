@@ -9,6 +9,8 @@ COPY helpdesk ./helpdesk
 COPY conversations ./conversations
 COPY channels_in ./channels_in
 COPY kpi ./kpi
+COPY widget ./widget
+COPY webhooks ./webhooks
 RUN pip install --no-cache-dir .
 
 COPY . .
