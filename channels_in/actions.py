@@ -90,7 +90,7 @@ def process_event(event_id: int) -> Outcome | None:
     """
     with transaction.atomic():
         event = (
-            InboundEvent.objects.select_for_update()
+            InboundEvent.objects.select_for_update(no_key=True)
             .select_related("inbox")
             .filter(pk=event_id)
             .first()
@@ -238,7 +238,7 @@ def remove_inbox(inbox: Inbox) -> None:
 def update_inbox_config(inbox_id: int, values: dict[str, Any]) -> dict[str, Any]:
     """Merge `values` into an inbox's config (e.g. IMAP UIDVALIDITY and last UID)."""
     with transaction.atomic():
-        inbox = Inbox.objects.select_for_update().get(pk=inbox_id)
+        inbox = Inbox.objects.select_for_update(no_key=True).get(pk=inbox_id)
         inbox.config = {**inbox.config, **values}
         inbox.save(update_fields=["config"])
     return inbox.config
@@ -247,6 +247,6 @@ def update_inbox_config(inbox_id: int, values: dict[str, Any]) -> dict[str, Any]
 def set_entry_parameters(entry_id: int, values: dict[str, Any]) -> None:
     """Merge provider details learned after sending (an ESP's message id) into an entry."""
     with transaction.atomic():
-        entry = Entry.objects.select_for_update().get(pk=entry_id)
+        entry = Entry.objects.select_for_update(no_key=True).get(pk=entry_id)
         entry.parameters = {**entry.parameters, **values}
         entry.save(update_fields=["parameters"])

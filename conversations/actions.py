@@ -491,7 +491,7 @@ def _record_echo(contact: Contact, msg: InboundMessage, at: datetime) -> Recorde
 def record_delivery(update: DeliveryUpdate) -> Entry | None:
     """Move an outbound entry's delivery status forward; None if it isn't ours."""
     entry = (
-        Entry.objects.select_for_update()
+        Entry.objects.select_for_update(no_key=True)
         .filter(inbox_id=update.inbox_id, provider_id=update.provider_id, kind=Entry.Kind.OUTBOUND)
         .first()
     )
@@ -632,7 +632,7 @@ def mark_delivery(
 ) -> Entry | None:
     """Record what the send task learned: sent (with the provider id), queued again
     for a retry, or failed for good."""
-    entry = Entry.objects.select_for_update().filter(pk=entry_id).first()
+    entry = Entry.objects.select_for_update(no_key=True).filter(pk=entry_id).first()
     if entry is None:
         return None
     fields = ["delivery_status", "delivery_error"]
@@ -1099,7 +1099,7 @@ def attach_file(attachment_id: int, content: bytes, content_type: str = "") -> A
     ActionError when the file breaks the size or type limits.
     """
     attachment = (
-        Attachment.objects.select_for_update()
+        Attachment.objects.select_for_update(no_key=True)
         .select_related("entry")
         .filter(pk=attachment_id)
         .first()

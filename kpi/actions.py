@@ -126,7 +126,7 @@ def refresh_kpis(*, full: bool = False) -> int:
     state row, so two workers never write the same facts at once.
     """
     KpiState.objects.get_or_create(key=STATE_KEY)
-    state = KpiState.objects.select_for_update().get(key=STATE_KEY)
+    state = KpiState.objects.select_for_update(no_key=True).get(key=STATE_KEY)
     now = timezone.now()
     if full or state.watermark is None:
         dirty_rows = list(KpiDirty.objects.values_list("pk", flat=True))
@@ -163,7 +163,7 @@ def facts_version() -> int:
 @transaction.atomic
 def set_target(metric: str, *, green: float, amber: float, direction: str) -> KpiTarget:
     """Change a KPI target; raises TargetError on inconsistent bands."""
-    target = KpiTarget.objects.select_for_update().get(metric=metric)
+    target = KpiTarget.objects.select_for_update(no_key=True).get(metric=metric)
     if direction not in KpiTarget.Direction.values:
         raise TargetError(_("Direction must be higher or lower."))
     if direction == KpiTarget.Direction.HIGHER and amber > green:

@@ -191,7 +191,7 @@ def handle_text_reply(entry_id: int) -> str:
     if entry is None or entry.kind != Entry.Kind.INBOUND:
         return "ignored"
     request = (
-        SurveyRequest.objects.select_for_update()
+        SurveyRequest.objects.select_for_update(no_key=True)
         .filter(
             conversation_id=entry.conversation_id,
             channel__in=TEXT_CHANNELS,

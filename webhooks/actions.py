@@ -144,7 +144,7 @@ def _finish(
 
 @transaction.atomic
 def _count_failure(subscription_id: int, error: str) -> None:
-    subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+    subscription = Subscription.objects.select_for_update(no_key=True).get(pk=subscription_id)
     subscription.consecutive_failures += 1
     fields = ["consecutive_failures"]
     limit = settings.WEBHOOK_DISABLE_AFTER_FAILURES

@@ -25,6 +25,7 @@ from conversations.identities import normalize
 from conversations.inbound import InboundMessage
 from conversations.models import Contact, Conversation, Entry
 from helpdesk.celery import app as celery_app
+from helpdesk.models import Agent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -176,3 +177,39 @@ def test_a_signed_webhook_goes_through_redis_and_a_real_worker(inbox, celery_wor
             break
         time.sleep(0.1)
     assert Entry.objects.get(kind="inbound").body == "via the worker"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
+def test_a_locked_contact_does_not_block_a_reply_on_its_conversation(inbox):
+    """A customer message holds its contact's row lock while an agent's reply commits an
+    entry pointing at that contact. PostgreSQL checks that foreign key with FOR KEY
+    SHARE; our locks must not conflict with it (FOR NO KEY UPDATE), or the two
+    transactions deadlock as soon as the message also waits for the conversation."""
+    recorded = actions.record_inbound(message(inbox, "SM-first"))
+    contact_id = recorded.entry.contact_id
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_contact_lock() -> None:
+        try:
+            with transaction.atomic():
+                from conversations import locks
+
+                locks.lock_contact(contact_id)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_contact_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '3s'")
+            agent = Agent.objects.create_user("lock@example.org")
+            actions.add_note(recorded.entry.conversation, agent, "written while the lock is held")
+    finally:
+        release.set()
+        holder.join(10)
+    assert Entry.objects.filter(kind="note").count() == 1
