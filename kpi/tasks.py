@@ -40,7 +40,6 @@ def contact_changed(contact_id: int, **kwargs: Any) -> None:
 
 @shared_task(
     name="kpi.request_survey",
-    queue="default",
     ignore_result=True,
     autoretry_for=(OSError,),
     retry_backoff=True,
