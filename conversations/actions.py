@@ -716,9 +716,20 @@ def assign(
         new=assignee.pk if assignee else None,
     )
     if assignee is not None:
-        realtime.publish_on_commit(
-            realtime.agent_group(assignee.pk),
-            {"type": "notification", "kind": "assigned", "conversation": conversation.pk},
+        # One bell entry (and one live push) whoever assigns: inbox, API or a rule.
+        from conversations.models import Notification
+
+        text = (
+            _("%(agent)s assigned you #%(n)d") % {"agent": actor.display_name, "n": conversation.pk}
+            if actor is not None
+            else _("You were assigned #%(n)d") % {"n": conversation.pk}
+        )
+        notify(
+            [assignee],
+            Notification.Kind.ASSIGNED,
+            conversation=conversation,
+            actor=actor,
+            text=text,
         )
     return conversation
 

@@ -342,19 +342,9 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
         team_id = request.POST.get("team", "")
         if team_id and team_id != "keep":
             team = get_object_or_404(Team, pk=int(team_id)) if team_id.isdigit() else None
-        with transaction.atomic():
-            actions.assign(
-                conversation, agent, assignee=assignee, team=team, keep_team=team_id in ("", "keep")
-            )
-            if assignee is not None:
-                actions.notify(
-                    [assignee],
-                    Notification.Kind.ASSIGNED,
-                    conversation=conversation,
-                    actor=agent,
-                    text=_("%(agent)s assigned you #%(n)d")
-                    % {"agent": agent.display_name, "n": conversation.pk},
-                )
+        actions.assign(
+            conversation, agent, assignee=assignee, team=team, keep_team=team_id in ("", "keep")
+        )
     except actions.ActionError as exc:
         return _done(request, conversation, str(exc))
     return _done(request, conversation)
