@@ -252,6 +252,45 @@ def sql_latency(
     return result
 
 
+def page_latency(
+    ctx: Context,
+    scenario: str,
+    label: str,
+    paths: Sequence[str],
+    baseline_sql: list[tuple[str, Any]],
+    *,
+    requests: int = 1000,
+    concurrency: int = 8,
+) -> list[Result]:
+    """p50/p95/p99 of logged-in GETs over `paths`, beside the bare SQL of the page's
+    main query measured in the same run; one Result per quantile."""
+    lat = http_load(
+        ctx.base_url,
+        lambda i: ("GET", paths[i % len(paths)], {}),
+        total=requests,
+        concurrency=concurrency,
+        max_seconds=180,
+        cookies=ctx.session_cookie,
+    )
+    base = sql_latency(ctx.dsn, baseline_sql, repeat=requests)
+    notes = f"{lat.describe()}; concurrency {concurrency}"
+    rows = [
+        Result(
+            scenario,
+            f"{label} {q}",
+            getattr(lat, q),
+            "ms",
+            baseline=getattr(base, q),
+            baseline_label=f"bare SQL {q}",
+            notes=notes if q == "p95" else "",
+        )
+        for q in ("p50", "p95", "p99")
+    ]
+    if lat.errors:
+        rows[0].notes = f"{lat.errors} errors! " + notes
+    return rows
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     """(seconds, return value) of one call."""
     t0 = time.perf_counter()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from bench.lib import Context, Result, http_load, sql_latency
+from bench.lib import Context, Result, page_latency
 
 GROWS = True
 PRIORITY = 25
@@ -39,31 +39,9 @@ def _sql(qs: Any) -> tuple[str, Any]:
 def _measure(
     ctx: Context, label: str, paths: list[str], baseline: list[tuple[str, Any]]
 ) -> list[Result]:
-    lat = http_load(
-        ctx.base_url,
-        lambda i: ("GET", paths[i % len(paths)], {}),
-        total=REQUESTS,
-        concurrency=CONCURRENCY,
-        max_seconds=180,
-        cookies=ctx.session_cookie,
+    return page_latency(
+        ctx, "inbox", label, paths, baseline, requests=REQUESTS, concurrency=CONCURRENCY
     )
-    base = sql_latency(ctx.dsn, baseline, repeat=REQUESTS)
-    notes = f"{lat.describe()}; concurrency {CONCURRENCY}"
-    rows = [
-        Result(
-            "inbox",
-            f"{label} {q}",
-            getattr(lat, q),
-            "ms",
-            baseline=getattr(base, q),
-            baseline_label=f"bare SQL {q}",
-            notes=notes if q == "p95" else "",
-        )
-        for q in ("p50", "p95", "p99")
-    ]
-    if lat.errors:
-        rows[0].notes = f"{lat.errors} errors! " + notes
-    return rows
 
 
 def run(ctx: Context) -> list[Result]:

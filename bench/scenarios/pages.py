@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.lib import Context, Result, http_load, sql_latency
+from bench.lib import Context, Result, page_latency
 
 GROWS = True
 PRIORITY = 20
@@ -39,31 +39,9 @@ def changelist_sql() -> list[tuple[str, Any]]:
 
 
 def _page(ctx: Context, label: str, path: str, baseline_sql: list[tuple[str, Any]]) -> list[Result]:
-    lat = http_load(
-        ctx.base_url,
-        lambda i: ("GET", path, {}),
-        total=REQUESTS,
-        concurrency=CONCURRENCY,
-        max_seconds=180,
-        cookies=ctx.session_cookie,
+    return page_latency(
+        ctx, "pages", label, [path], baseline_sql, requests=REQUESTS, concurrency=CONCURRENCY
     )
-    base = sql_latency(ctx.dsn, baseline_sql, repeat=REQUESTS)
-    notes = f"{lat.describe()}; concurrency {CONCURRENCY}"
-    rows = [
-        Result(
-            "pages",
-            f"{label} {q}",
-            getattr(lat, q),
-            "ms",
-            baseline=getattr(base, q),
-            baseline_label=f"bare SQL {q}",
-            notes=notes if q == "p95" else "",
-        )
-        for q in ("p50", "p95", "p99")
-    ]
-    if lat.errors:
-        rows[0].notes = f"{lat.errors} errors! " + notes
-    return rows
 
 
 def run(ctx: Context) -> list[Result]:
