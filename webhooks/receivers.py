@@ -6,8 +6,10 @@ delivery rows, and an enqueued task per delivery (webhooks.actions.emit).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from conversations import signals
@@ -19,8 +21,31 @@ from webhooks.models import Event, Subscription
 MESSAGE_KINDS = (Entry.Kind.INBOUND, Entry.Kind.OUTBOUND)
 
 
+# Every inbound message fires three signals; reading the (tiny, rarely changed)
+# subscription table once per signal was 3 of ~25 queries per message. Each process
+# keeps the active ones for a few seconds; a change made in this process clears it at
+# once, one made elsewhere is seen within SUBSCRIPTIONS_TTL seconds.
+SUBSCRIPTIONS_TTL = 2.0
+_subscriptions: tuple[float, list[Subscription]] | None = None
+
+
+def _active_subscriptions() -> list[Subscription]:
+    global _subscriptions
+    now = time.monotonic()
+    if _subscriptions is None or now - _subscriptions[0] > SUBSCRIPTIONS_TTL:
+        _subscriptions = (now, list(Subscription.objects.filter(is_active=True)))
+    return _subscriptions[1]
+
+
+@receiver(post_save, sender=Subscription, dispatch_uid="webhooks.subscriptions_saved")
+@receiver(post_delete, sender=Subscription, dispatch_uid="webhooks.subscriptions_deleted")
+def _forget_subscriptions(sender: Any, **kwargs: Any) -> None:
+    global _subscriptions
+    _subscriptions = None
+
+
 def _listening(event: str) -> bool:
-    return any(s.wants(event) for s in Subscription.objects.filter(is_active=True))
+    return any(s.wants(event) for s in _active_subscriptions())
 
 
 def _conversation(conversation_id: int) -> dict[str, Any] | None:

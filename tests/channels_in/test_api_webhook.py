@@ -203,3 +203,14 @@ class OutboundTests(HelpdeskTestCase):
         entry = self.reply()
         send_outbound.apply(args=(entry.pk,))
         self.assertEqual(len(self.http.requests), 1)
+
+
+class SubscriptionLookupTests(HelpdeskTestCase):
+    def test_one_message_reads_the_subscriptions_at_most_once(self):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            self.post_api(PAYLOAD)
+        reads = [q for q in ctx.captured_queries if '"webhooks_subscription"' in q["sql"]]
+        self.assertLessEqual(len(reads), 1)
