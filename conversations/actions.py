@@ -378,7 +378,9 @@ def record_inbound(msg: InboundMessage) -> Recorded:
         return _record_echo(contact, msg, at)
 
     conversation, created = _pick_conversation(contact, msg, at)
-    conversation = locks.lock_conversation(conversation.pk)
+    if not created:
+        # A conversation we just inserted is ours alone until commit; lock only others.
+        conversation = locks.lock_conversation(conversation.pk)
     previous_channel = conversation.last_inbound_channel
     entry = Entry(
         conversation=conversation,
