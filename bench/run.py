@@ -320,6 +320,9 @@ def run_scale(
                 "127.0.0.1",
                 "--port",
                 str(port),
+                "--workers",
+                # Same default as `manage.py up`: one process per core (WEB_CONCURRENCY).
+                str(int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)),
                 "--log-level",
                 "warning",
                 "--no-access-log",

@@ -23,6 +23,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from helpdesk.embedded_redis import EmbeddedRedis
 
 
+def web_concurrency() -> int:
+    """WEB_CONCURRENCY, else one ASGI process per core."""
+    return int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+
+
 class Command(BaseCommand):
     help = "Run web (ASGI), websockets, Celery worker and beat, and the embedded Redis together."
 
@@ -38,10 +43,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "2"))
         )
+        parser.add_argument(
+            "--web-workers",
+            type=int,
+            default=web_concurrency(),
+            help="ASGI server processes (also WEB_CONCURRENCY; default: number of cores)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not 0 < options["port"] < 65536:
             raise CommandError(f"--port must be 1-65535, got {options['port']}")
+        if options["web_workers"] < 1:
+            raise CommandError(f"--web-workers must be at least 1, got {options['web_workers']}")
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.redis: EmbeddedRedis | None = None
         self.stopping = False
@@ -90,6 +103,11 @@ class Command(BaseCommand):
                 "--port",
                 port,
                 "--proxy-headers",
+                # uvicorn runs every sync Django view of one process on one thread, so
+                # pages queue behind each other; processes are what scale. Websockets
+                # still work across them: the channel layer is Redis, never in-memory.
+                "--workers",
+                str(options["web_workers"]),
                 "--log-level",
                 "info",
             ],
