@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 import os
+import resource
 
 from django.core.asgi import get_asgi_application
 
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit; returns it.
+
+    Every websocket is a file descriptor, and the usual soft limit of 1,024 stops one
+    ASGI process far short of the 10,000 idle visitor sockets it should hold
+    ("too many open files"). The hard limit is the ceiling the operator allows.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass  # keep the old limit; the server still starts
+    return soft
+
+
+raise_open_files_limit()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 django_asgi_app = get_asgi_application()  # first, so apps are loaded before consumers import
 
