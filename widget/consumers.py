@@ -38,6 +38,7 @@ from channels_in.models import Inbox
 from conversations import presence, realtime
 from conversations.actions import ActionError
 from conversations.models import Contact, Conversation, Entry
+from helpdesk import ws_metrics
 from widget import actions, availability, ratelimit
 from widget.payloads import visitor_entry, visitor_entry_from_event
 from widget.sessions import SessionRefused, VisitorSession
@@ -86,6 +87,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
     contact_id: int | None = None
     conversation_id: int | None = None
     language: str = "en"
+    counted: bool = False  # added to the /metrics socket gauge: take it off on close
 
     # --- lifecycle ------------------------------------------------------------------
     async def connect(self) -> None:
@@ -118,8 +120,8 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.visitor_typing and self.conversation_id:
             await self._publish_typing(False)
-        if self.contact_id is not None:
-            await self._presence_down(self.contact_id)
+        if self.contact_id is not None or self.counted:
+            await self._closed(self.contact_id)
 
     async def refuse(self, code: str, message: str) -> None:
         await self.send_json({"type": "error", "code": code, "error": message, "fatal": True})
@@ -323,6 +325,9 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
                 )
             if not ratelimit.allow("connect", self.ip, settings.WIDGET_CONNECT_RATE):
                 return None, ("rate_limited", _("Too many connections; try again in a minute."))
+        # Counted here, already off the loop, so the gauge costs no extra thread hop.
+        ws_metrics.socket_opened()
+        self.counted = True
         return inbox, None
 
     @off_loop
@@ -447,8 +452,12 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         presence.visitor_seen(contact_id)
 
     @off_loop
-    def _presence_down(self, contact_id: int) -> None:
-        presence.visitor_disconnected(contact_id)
+    def _closed(self, contact_id: int | None) -> None:
+        if contact_id is not None:
+            presence.visitor_disconnected(contact_id)
+        if self.counted:
+            self.counted = False
+            ws_metrics.socket_closed()
 
 
 def _has_email(contact: Contact) -> bool:
