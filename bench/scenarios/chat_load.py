@@ -41,11 +41,23 @@ from typing import Any
 from bench.lib import ROOT, Context, Latency, Result, rss_bytes
 
 PRIORITY = 90
-VISITORS = int(os.environ.get("CHAT_LOAD_VISITORS", "1000"))
-AGENTS = int(os.environ.get("CHAT_LOAD_AGENTS", "20"))
-RATE = int(os.environ.get("CHAT_LOAD_RATE", "200"))
-SECONDS = int(os.environ.get("CHAT_LOAD_SECONDS", "60"))
-IDLE = int(os.environ.get("CHAT_IDLE_SOCKETS", "10000"))
+
+
+def _env_int(names: tuple[str, ...], default: int) -> int:
+    """The first of `names` set in the environment (short and long spellings), else
+    `default`. The defaults are issue 5's load line at every SCALE: the load shape
+    does not depend on how much history the database holds."""
+    for name in names:
+        if os.environ.get(name):
+            return int(os.environ[name])
+    return default
+
+
+VISITORS = _env_int(("CHAT_VISITORS", "CHAT_LOAD_VISITORS"), 1000)
+AGENTS = _env_int(("CHAT_AGENTS", "CHAT_LOAD_AGENTS"), 20)
+RATE = _env_int(("CHAT_RATE", "CHAT_LOAD_RATE"), 200)
+SECONDS = _env_int(("CHAT_SECONDS", "CHAT_LOAD_SECONDS"), 60)
+IDLE = _env_int(("CHAT_IDLE", "CHAT_IDLE_SOCKETS"), 10000)
 SLUG = "bench-chat"
 CONNECT_CONCURRENCY = 100
 DRAIN_SECONDS = 20
