@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,5 +26,7 @@ class SummaryView(APIView):
         try:
             query = parse_query(request.query_params)
         except ParamError as exc:
-            return Response({"detail": str(exc)}, status=400)
+            # Raised, not returned, so the API's exception handler answers in its one
+            # error format like every other /api/v1/ endpoint.
+            raise ValidationError(str(exc)) from exc
         return Response(summary_for(query))

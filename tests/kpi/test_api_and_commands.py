@@ -78,7 +78,10 @@ class SummaryApiTests(KpiTestCase):
         for params, message in cases:
             response = self.get(**params)
             self.assertEqual(response.status_code, 400, params)
-            self.assertIn(message, response.json()["detail"])
+            error = response.json()["error"]
+            self.assertEqual(error["code"], "invalid")
+            self.assertIn(message, error["message"])
+            self.assertIn("fields", error)
 
     def test_the_command_prints_the_same_json(self):
         self.client.force_login(self.sam)
