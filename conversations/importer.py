@@ -655,6 +655,8 @@ def _write_batch(items: list[ImportConversation], directory: _Directory, outcome
             [KpiDirty(conversation_id=c.pk) for c in to_update], ignore_conflicts=True
         )
 
+    _link_previous({c.contact_id for c in conversations})
+
     entries: list[Entry] = []
     for conversation, replayed in zip(conversations, replays, strict=True):
         for entry in replayed.entries:
@@ -800,3 +802,31 @@ def import_lines(
 
 def read_lines(stream: IO[str]) -> Iterator[str]:
     yield from stream
+
+
+def _link_previous(contact_ids: set[int]) -> None:
+    """Point each conversation of these contacts at the one it continues, as live.
+
+    Live, a new conversation's `previous` is the contact's latest conversation resolved
+    before it was created (actions._pick_conversation). Lines may come in any order, so
+    the whole history of each touched contact is relinked: one read, one bulk update.
+    """
+    if not contact_ids:
+        return
+    rows = list(
+        Conversation.objects.filter(contact_id__in=contact_ids)
+        .order_by("contact_id", "created_at", "pk")
+        .values_list("pk", "contact_id", "created_at", "resolved_at", "previous_id")
+    )
+    by_contact: dict[int, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        by_contact.setdefault(row[1], []).append(row)
+    changed: list[Conversation] = []
+    for history in by_contact.values():
+        for pk, _contact, created_at, _resolved, current in history:
+            earlier = [r for r in history if r[0] != pk and r[3] is not None and r[3] <= created_at]
+            best = max(earlier, key=lambda r: (r[3], r[0]))[0] if earlier else None
+            if best != current:
+                changed.append(Conversation(pk=pk, previous_id=best))
+    if changed:
+        Conversation.objects.bulk_update(changed, ["previous"], batch_size=500)
