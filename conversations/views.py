@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db import transaction
 from django.http import (
     HttpRequest,
@@ -89,6 +90,20 @@ def _nav(agent: Agent) -> dict[str, Any]:
 
 # --- the list ---------------------------------------------------------------------
 
+# The navigation counters aggregate every active conversation the agent can see:
+# about 20 ms at 100,000 conversations, more than the rest of the page's queries
+# together. Rendered on every list page, they may lag this many seconds.
+COUNTERS_TTL_SECONDS = 5
+
+
+def _counters(agent: Agent) -> dict[str, int]:
+    key = f"inbox:counters:{agent.pk}"
+    cached: dict[str, int] | None = cache.get(key)
+    if cached is None:
+        cached = listing.counters(agent)
+        cache.set(key, cached, COUNTERS_TTL_SECONDS)
+    return cached
+
 
 @login_required
 @require_GET
@@ -102,7 +117,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     context = {
         "page": result,
         "q": q,
-        "counters": listing.counters(agent),
+        "counters": _counters(agent),
         "next_url": (
             "?" + urlencode({**q.params(), "after": result.next_cursor})
             if result.next_cursor
