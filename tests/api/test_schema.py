@@ -111,9 +111,6 @@ class SchemathesisTests(ApiTestCase):
         with mock.patch.object(UserRateThrottle, "THROTTLE_RATES", {"user": None, "anon": None}):
             for result in schema.get_all_operations():
                 operation = result.ok()  # type: ignore[union-attr]  # an Err would fail the test
-                if operation.path.startswith("/api/v1/kpi/"):
-                    # The KPI app's own endpoint (kpi/api.py) is tested by its tests.
-                    continue
                 operations += 1
 
                 @given(case=operation.as_strategy())
