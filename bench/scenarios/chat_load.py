@@ -336,12 +336,23 @@ async def _run_traffic(base: str, chat: bool, sessions: list[str]) -> Traffic:
 async def _idle(server: Server) -> tuple[int, float]:
     """Hold IDLE visitor sockets that said hello: (how many, server RSS in MiB)."""
     from websockets.asyncio.client import connect
+    from websockets.exceptions import WebSocketException
 
     sockets: list[Any] = []
     sem = asyncio.Semaphore(CONNECT_CONCURRENCY * 2)
     ws_base = "ws" + server.base[4:]
 
+    failed: list[BaseException] = []
+    held: list[Any] = []  # every socket opened, ready or not: all are closed at the end
+
     async def one() -> None:
+        try:
+            await connect_one()
+        # Counted and reported: one dropped socket is a result, not a crash.
+        except (OSError, TimeoutError, RuntimeError, WebSocketException) as exc:
+            failed.append(exc)
+
+    async def connect_one() -> None:
         async with sem:
             ws = await connect(
                 f"{ws_base}/ws/widget/{SLUG}/",
@@ -350,17 +361,20 @@ async def _idle(server: Server) -> tuple[int, float]:
                 ping_interval=None,
                 open_timeout=120,
             )
-            sockets.append(ws)
+            held.append(ws)
             await ws.send(json.dumps({"type": "hello"}))
             if json.loads(await ws.recv()).get("type") != "ready":
                 raise RuntimeError("an idle visitor was refused")
+            sockets.append(ws)
 
     try:
         await asyncio.wait_for(asyncio.gather(*(one() for _ in range(IDLE))), timeout=900)
         await asyncio.sleep(5)  # let the server settle before it is measured
+        if failed:
+            log(f"idle: {len(failed)} sockets failed, first: {failed[0]!r}")
         return len(sockets), server.rss_mib
     finally:
-        await _close_all(sockets)
+        await _close_all(held)
 
 
 def run(ctx: Context) -> list[Result]:
