@@ -145,7 +145,8 @@ CHANNEL_LAYERS = {
 }
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # One Redis client per process, not one per websocket (helpdesk/cache.py).
+        "BACKEND": "helpdesk.cache.SharedRedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": {"max_connections": env_int("REDIS_MAX_CONNECTIONS", 500)},
     }
