@@ -252,6 +252,37 @@ def sql_latency(
     return result
 
 
+# Requests in flight for page latencies: the machines have 2 cores and uvicorn runs
+# WEB_CONCURRENCY processes (one per core), so 2 in flight keep every process busy
+# without measuring time spent queueing behind other requests.
+PAGE_CONCURRENCY = 2
+# Requests sent first and not counted: template compilation, the pool's first
+# connections, per-process caches.
+WARMUP_REQUESTS = 20
+BARE_PAGE_PATH = "/bench/bare/"  # bench/urls.py: a fixed HttpResponse, no query
+
+
+def bare_page_latency(
+    ctx: Context, *, requests: int = 1000, concurrency: int = PAGE_CONCURRENCY
+) -> Latency:
+    """The bare Django page (bench/urls.py) through the same uvicorn processes and
+    middleware: what any page costs before its own queries and templates."""
+    http_load(
+        ctx.base_url,
+        lambda i: ("GET", BARE_PAGE_PATH, {}),
+        total=WARMUP_REQUESTS,
+        cookies=ctx.session_cookie,
+    )
+    return http_load(
+        ctx.base_url,
+        lambda i: ("GET", BARE_PAGE_PATH, {}),
+        total=requests,
+        concurrency=concurrency,
+        max_seconds=180,
+        cookies=ctx.session_cookie,
+    )
+
+
 def page_latency(
     ctx: Context,
     scenario: str,
@@ -260,10 +291,18 @@ def page_latency(
     baseline_sql: list[tuple[str, Any]],
     *,
     requests: int = 1000,
-    concurrency: int = 8,
+    concurrency: int = PAGE_CONCURRENCY,
 ) -> list[Result]:
     """p50/p95/p99 of logged-in GETs over `paths`, beside the bare SQL of the page's
-    main query measured in the same run; one Result per quantile."""
+    main query and the bare Django page, both measured in the same run; one Result
+    per quantile (baseline: the bare SQL; the bare Django page is in the notes)."""
+    http_load(
+        ctx.base_url,
+        lambda i: ("GET", paths[i % len(paths)], {}),
+        total=WARMUP_REQUESTS,
+        concurrency=concurrency,
+        cookies=ctx.session_cookie,
+    )
     lat = http_load(
         ctx.base_url,
         lambda i: ("GET", paths[i % len(paths)], {}),
@@ -272,8 +311,10 @@ def page_latency(
         max_seconds=180,
         cookies=ctx.session_cookie,
     )
+    bare = bare_page_latency(ctx, requests=requests, concurrency=concurrency)
     base = sql_latency(ctx.dsn, baseline_sql, repeat=requests)
-    notes = f"{lat.describe()}; concurrency {concurrency}"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    notes = f"{lat.describe()}; concurrency {concurrency}; load {load:.2f}"
     rows = [
         Result(
             scenario,
@@ -282,12 +323,14 @@ def page_latency(
             "ms",
             baseline=getattr(base, q),
             baseline_label=f"bare SQL {q}",
-            notes=notes if q == "p95" else "",
+            notes=(f"bare Django page {q} {getattr(bare, q):.1f} ms")
+            + ("; " + notes if q == "p95" else ""),
         )
         for q in ("p50", "p95", "p99")
     ]
-    if lat.errors:
-        rows[0].notes = f"{lat.errors} errors! " + notes
+    if lat.errors or bare.errors:
+        errors = f"{lat.errors} errors ({bare.errors} on the bare page)! "
+        rows[0].notes = errors + rows[0].notes + "; " + notes
     return rows
 
 

@@ -1,12 +1,14 @@
 """`make bench`: fresh PostgreSQL database, seed_demo data, the real stack, every scenario.
 
     SCALE=small|medium|full|all .venv/bin/python bench/run.py [--only NAME ...] [--keep-db]
+        [--reuse-db] [--no-write]
 
 Environment:
     SCALE         small (10k entries, default), medium (100k), full (1M), or all (the
                   page scenarios at every scale, the others at small)
     BENCH_PG      server URL without a database, default postgres://postgres@127.0.0.1:5432
-    BENCH_DB      database name, default hd_bench (dropped and recreated!)
+    BENCH_DB      database name, default hd_bench (dropped and recreated, unless
+                  --reuse-db finds it already seeded at this scale)
     REDIS_URL     use this Redis; unset = an embedded redis-server on a free port
 
 Everything it starts (uvicorn, a Celery worker, the embedded Redis) listens on
@@ -171,6 +173,29 @@ def recreate_database(server: str, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def seeded_entries(server: str, name: str) -> int | None:
+    """How many timeline entries database `name` holds (snapped to a seed_demo scale
+    when within 1% of it), or None if it does not exist or has no schema yet."""
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if row is None:
+        return None
+    with psycopg.connect(f"{server}/{name}", autocommit=True) as conn:
+        row = conn.execute("SELECT to_regclass('conversations_entry') IS NOT NULL").fetchone()
+        if not (row and row[0]):
+            return None
+        row = conn.execute("SELECT count(*) FROM conversations_entry").fetchone()
+    count = int(row[0]) if row else 0
+    # The admin's fixtures and earlier runs' writes add a few rows: match a scale
+    # within 1%.
+    for scale_entries in SCALES.values():
+        if abs(count - scale_entries) <= scale_entries // 100:
+            return scale_entries
+    return count
+
+
 def run_lock(server: str, db: str) -> Any:
     """Hold a PostgreSQL advisory lock for the whole run: two `make bench` runs on
     the same server and database would drop each other's data and share 2 cores,
@@ -267,6 +292,7 @@ def run_scale(
     keep_db: bool,
     redis_url: str,
     results: list[Result],
+    reuse_db: bool = False,
 ) -> list[Result]:
     """Load one scale, start the stack, run the scenarios; rows go into `results`."""
     entries = SCALES[scale]
@@ -298,16 +324,23 @@ def run_scale(
         from django.db import connections
 
         connections.close_all()
-        log(f"scale {scale}: recreating database {db}")
-        recreate_database(server, db)
-        manage(env, "migrate", "--no-input", "-v", "0")
-        log(f"seed_demo --conversations {conversations} --messages {entries}")
-        seed_seconds, seed_output = manage(
-            env, "seed_demo", "--conversations", str(conversations), "--messages", str(entries)
-        )
-        log(f"seeded {entries} entries in {seed_seconds:.1f}s: {seed_output.strip()}")
-        with psycopg_conn(database_url) as conn:
-            conn.execute("VACUUM ANALYZE")
+        seeded = reuse_db and seeded_entries(server, db) == entries
+        if seeded:
+            # A 1M-entry load takes minutes: reuse it, only applying new migrations.
+            log(f"scale {scale}: reusing database {db} ({entries} entries already seeded)")
+            manage(env, "migrate", "--no-input", "-v", "0")
+            seed_seconds, seed_output = 0.0, "reused"
+        else:
+            log(f"scale {scale}: recreating database {db}")
+            recreate_database(server, db)
+            manage(env, "migrate", "--no-input", "-v", "0")
+            log(f"seed_demo --conversations {conversations} --messages {entries}")
+            seed_seconds, seed_output = manage(
+                env, "seed_demo", "--conversations", str(conversations), "--messages", str(entries)
+            )
+            log(f"seeded {entries} entries in {seed_seconds:.1f}s: {seed_output.strip()}")
+            with psycopg_conn(database_url) as conn:
+                conn.execute("VACUUM ANALYZE")
         prepare_fixtures()
 
         port = free_port()
@@ -327,7 +360,9 @@ def run_scale(
                 "warning",
                 "--no-access-log",
             ],
-            env,
+            # The same settings plus one trivial view, the bare Django page the page
+            # scenarios measure beside ours (bench/settings.py).
+            {**env, "DJANGO_SETTINGS_MODULE": "bench.settings"},
         )
         worker = stack.spawn(
             "worker",
@@ -386,7 +421,10 @@ def run_scale(
                 rows = [Result(name, "FAILED", float("nan"), "", notes=f"{type(exc).__name__}")]
             for row in rows:
                 row.scale = row.scale or scale
-                log(f"  {row.figure}: {row.value:.4g} {row.unit} (baseline {row.baseline})")
+                log(
+                    f"  {row.figure}: {row.value:.4g} {row.unit} (baseline {row.baseline})"
+                    + (f" [{row.notes}]" if row.notes else "")
+                )
             results += rows
             log(f"scenario {name} took {time.perf_counter() - t0:.1f}s")
         peak = sampler.stop()
@@ -519,6 +557,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=[], help="scenario module names")
     parser.add_argument("--keep-db", action="store_true", help="leave the database afterwards")
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    parser.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="keep BENCH_DB if it already holds this scale's data (migrate only, no seed)",
+    )
     args = parser.parse_args(argv)
 
     scale = os.environ.get("SCALE", "small")
@@ -555,7 +598,17 @@ def main(argv: list[str] | None = None) -> int:
                         scenarios if i == 0 else [m for m in scenarios if getattr(m, "GROWS", 0)]
                     )
                     keep = args.keep_db and i == len(plan) - 1
-                    run_scale(each, chosen, server, db, Path(tmp), keep, redis_url, results)
+                    run_scale(
+                        each,
+                        chosen,
+                        server,
+                        db,
+                        Path(tmp),
+                        keep or args.reuse_db,
+                        redis_url,
+                        results,
+                        reuse_db=args.reuse_db,
+                    )
             finally:
                 redis_stack.stop()
     except KeyboardInterrupt:

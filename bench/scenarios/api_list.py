@@ -2,11 +2,15 @@
 
 ours: p50/p95/p99 of 1,000 requests with a personal API token (an admin agent, so
 every conversation is visible) through uvicorn, first page of 50, newest first,
-one request at a time (the endpoint's own latency) and 8 in flight; and 8 in
-flight with the inbox's most selective filters (status=open&assignee=none).
+one request at a time (the endpoint's own latency) and 2 in flight
+(PAGE_CONCURRENCY: 2 cores, one uvicorn process per core); and 2 in flight with
+the inbox's most selective filters (status=open&assignee=none); 20 uncounted
+warm-up requests first.
 baseline: the bare SQL of the endpoint's queries on one psycopg connection: the
 token lookup, the page (with contact and assignee joined) and the labels of the
-page's conversations, as Django generates them.
+page's conversations, as Django generates them; and, in the notes, the bare
+Django page (a fixed HttpResponse through the same stack) at the same concurrency,
+measured right after.
 
 Target (issue 10): p95 <= 30 ms at full scale (100,000 conversations / 1,000,000
 entries). Each figure uses its own agent so the per-agent rate limit
@@ -17,12 +21,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.lib import Context, Result, http_load, sql_latency
+from bench.lib import (
+    PAGE_CONCURRENCY,
+    WARMUP_REQUESTS,
+    Context,
+    Result,
+    bare_page_latency,
+    http_load,
+    sql_latency,
+)
 
 GROWS = True
 PRIORITY = 25
 REQUESTS = 1000
-CONCURRENCY = 8
+CONCURRENCY = PAGE_CONCURRENCY
 PAGE = 50
 
 
@@ -86,7 +98,9 @@ def _figure(
     token, raw = _token(email)
     headers = {"Authorization": f"Bearer {raw}"}
     path = f"/api/v1/conversations/?page_size={PAGE}{'&' + query if query else ''}"
-    probe = http_load(ctx.base_url, lambda i: ("GET", path, {"headers": headers}), total=1)
+    probe = http_load(
+        ctx.base_url, lambda i: ("GET", path, {"headers": headers}), total=WARMUP_REQUESTS
+    )
     lat = http_load(
         ctx.base_url,
         lambda i: ("GET", path, {"headers": headers}),
@@ -94,6 +108,7 @@ def _figure(
         concurrency=concurrency,
         max_seconds=180,
     )
+    bare = bare_page_latency(ctx, requests=REQUESTS, concurrency=concurrency)
     base = sql_latency(ctx.dsn, baseline_sql(token.token_hash, filters), repeat=REQUESTS)
     notes = f"{lat.describe()}; concurrency {concurrency}; page {PAGE}"
     if probe.errors:
@@ -106,12 +121,13 @@ def _figure(
             "ms",
             baseline=getattr(base, q),
             baseline_label=f"bare SQL {q}",
-            notes=notes if q == "p95" else "",
+            notes=f"bare Django page {q} {getattr(bare, q):.1f} ms"
+            + ("; " + notes if q == "p95" else ""),
         )
         for q in ("p50", "p95", "p99")
     ]
     if lat.errors:
-        rows[0].notes = f"{lat.errors} errors! " + notes
+        rows[0].notes = f"{lat.errors} errors! " + rows[0].notes + "; " + notes
     return rows
 
 
