@@ -1,25 +1,28 @@
 """Live chat under load: visitor sockets -> record_inbound -> agent sockets.
 
-Ours: CHAT_LOAD_VISITORS (1,000) widget sockets and CHAT_LOAD_AGENTS (20) agent
-sockets on one uvicorn process of the real app (PostgreSQL + Redis pub/sub layer),
-every visitor with its own conversation and every conversation watched by one agent
-(subscribed, so it gets entry.created; all agents also get every inbox summary).
-CHAT_LOAD_RATE (200) messages/s for CHAT_LOAD_SECONDS (60) s, spread over the
-visitors. Measured: visitor send -> agent receives the stored entry (p50/p99), the
-visitor's ack, messages lost or doubled (agent side and in the database), the ASGI
-process's RSS.
+Ours: CHAT_VISITORS (1,000) widget sockets and CHAT_AGENTS (20) agent sockets on
+the real app served as in production: uvicorn with WEB_CONCURRENCY worker processes
+(default one per core), PostgreSQL and the Redis pub/sub layer. Every visitor has
+its own conversation, watched by one agent (subscribed, so it gets entry.created;
+all agents also get every inbox summary). CHAT_RATE (200) messages/s for
+CHAT_SECONDS (60) s, spread over the visitors. Measured: visitor send -> agent
+receives the stored entry (p50/p99), the visitor's ack, messages lost or doubled
+(agent side and in the database), the RSS of the ASGI worker processes.
 
-Baseline, same run, same socket counts and rate: a bare Channels relay over the
-same Redis (bench/scenarios/_chat_echo.py): socket -> consumer -> group_send ->
-consumer -> socket, no database.
+Baseline, same run, same socket counts, rate and worker count: a bare Channels
+relay over the same Redis (bench/scenarios/_chat_echo.py): socket -> consumer ->
+group_send -> consumer -> socket, no database.
 
-Idle: CHAT_IDLE_SOCKETS (10,000) visitor sockets that said hello, held open on one
-fresh uvicorn process; its RSS against the same process right after start.
+Idle: CHAT_IDLE (10,000) visitor sockets that said hello, held open on ONE fresh
+uvicorn process; its RSS and open files against the same process right after
+start. The idle clients run in processes of their own (IDLE_PER_CLIENT sockets
+each), so their file descriptors and memory are not the server's.
 
-Everything is on 127.0.0.1, bounded in count and time; the servers it starts are
-stopped at the end. The chat server runs with the widget's rate limits off (all
-sockets come from one IP) and per-message deflate off (as production should: a
-zlib context per socket costs more than the socket).
+CHAT_PHASES (echo,chat,idle) picks the phases to run. Everything is on 127.0.0.1,
+bounded in count and time; the servers and clients it starts are stopped at the
+end. The widget's rate limits stay on but are set out of reach (all sockets come
+from one IP), so their cost is measured; per-message deflate is off (as production
+should: a zlib context per socket costs more than the socket).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -58,6 +62,16 @@ AGENTS = _env_int(("CHAT_AGENTS", "CHAT_LOAD_AGENTS"), 20)
 RATE = _env_int(("CHAT_RATE", "CHAT_LOAD_RATE"), 200)
 SECONDS = _env_int(("CHAT_SECONDS", "CHAT_LOAD_SECONDS"), 60)
 IDLE = _env_int(("CHAT_IDLE", "CHAT_IDLE_SOCKETS"), 10000)
+PHASES = frozenset(
+    p.strip() for p in os.environ.get("CHAT_PHASES", "echo,chat,idle").split(",") if p.strip()
+)
+# The chat and echo servers run as `manage.py up` does: one process per core.
+WORKERS = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+# Sockets per idle client process: each holds one file descriptor per socket, well
+# under the usual hard limit of open files.
+IDLE_PER_CLIENT = 5000
+# Out of reach but still checked: every message pays for its rate-limit counters.
+UNREACHABLE_RATE = "1000000000"
 SLUG = "bench-chat"
 CONNECT_CONCURRENCY = 100
 DRAIN_SECONDS = 20
@@ -75,10 +89,12 @@ def _free_port() -> int:
 
 
 class Server:
-    """One uvicorn process of an ASGI app on a free 127.0.0.1 port."""
+    """uvicorn serving an ASGI app on a free 127.0.0.1 port: one process, or a
+    supervisor and `workers` worker processes (uvicorn --workers)."""
 
-    def __init__(self, app: str, env: dict[str, str], name: str) -> None:
+    def __init__(self, app: str, env: dict[str, str], name: str, workers: int = 1) -> None:
         self.port = _free_port()
+        self.workers = workers
         self.logfile = Path(tempfile.gettempdir()) / f"chat_load-{name}-{self.port}.log"
         argv = [
             str(VENV_BIN / "uvicorn"),
@@ -87,8 +103,9 @@ class Server:
             "127.0.0.1",
             "--port",
             str(self.port),
+            # info: each process logs "Application startup complete.", awaited below.
             "--log-level",
-            "warning",
+            "info",
             "--no-access-log",
             "--ws-per-message-deflate",
             "false",
@@ -98,6 +115,9 @@ class Server:
             "--ws-ping-timeout",
             "300",
         ]
+        if workers > 1:
+            argv += ["--workers", str(workers)]
+        self.logfile.write_bytes(b"")
         with open(self.logfile, "ab") as out:
             self.proc = subprocess.Popen(
                 argv,
@@ -107,15 +127,19 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 60
+        # Every worker must be serving before the first socket connects: a worker
+        # still starting would leave all the sockets to the others.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{app} exited: {self.logfile.read_text()[-2000:]}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=1),
-            ):
-                return
+            started = self.logfile.read_text(errors="replace").count("Application startup complete")
+            if started >= workers:
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1),
+                ):
+                    return
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"{app} did not start")
@@ -124,9 +148,28 @@ class Server:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def rss_mib(self) -> float:
-        return rss_bytes(self.proc.pid) / 2**20
+    def worker_pids(self) -> list[int]:
+        """The processes that serve sockets (the supervisor only watches them)."""
+        if self.workers <= 1:
+            return [self.proc.pid]
+        pids = []
+        for child in _children(self.proc.pid):
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    pids.append(child)
+        return pids
+
+    def rss_mib(self) -> list[float]:
+        """RSS of each worker process, in MiB."""
+        return [rss_bytes(pid) / 2**20 for pid in self.worker_pids()]
+
+    def open_files(self) -> int:
+        """File descriptors open in the serving processes (sockets, Redis, PostgreSQL)."""
+        total = 0
+        for pid in self.worker_pids():
+            with contextlib.suppress(OSError):
+                total += len(os.listdir(f"/proc/{pid}/fd"))
+        return total
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -138,6 +181,14 @@ class Server:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 def _setup() -> tuple[int, list[str]]:
@@ -333,48 +384,150 @@ async def _run_traffic(base: str, chat: bool, sessions: list[str]) -> Traffic:
     return traffic
 
 
-async def _idle(server: Server) -> tuple[int, float]:
-    """Hold IDLE visitor sockets that said hello: (how many, server RSS in MiB)."""
+# --- idle sockets, held by client processes of their own -----------------------------
+
+
+async def _hold_idle(ws_url: str, origin: str, count: int) -> None:
+    """An idle client process: open `count` visitor sockets that say hello, print
+    one JSON line ({"held", "failed", "first_error"}), keep them until stdin closes."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import WebSocketException
 
-    sockets: list[Any] = []
-    sem = asyncio.Semaphore(CONNECT_CONCURRENCY * 2)
-    ws_base = "ws" + server.base[4:]
-
-    failed: list[BaseException] = []
     held: list[Any] = []  # every socket opened, ready or not: all are closed at the end
+    ready = 0
+    failed: list[str] = []
+    sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one() -> None:
+        nonlocal ready
         try:
-            await connect_one()
+            async with sem:
+                ws = await connect(
+                    ws_url,
+                    origin=origin,  # type: ignore[arg-type]
+                    compression=None,
+                    ping_interval=None,
+                    open_timeout=120,
+                )
+                held.append(ws)
+                await ws.send(json.dumps({"type": "hello"}))
+                if json.loads(await ws.recv()).get("type") != "ready":
+                    raise RuntimeError("an idle visitor was refused")
+                ready += 1
         # Counted and reported: one dropped socket is a result, not a crash.
         except (OSError, TimeoutError, RuntimeError, WebSocketException) as exc:
-            failed.append(exc)
+            failed.append(repr(exc))
 
-    async def connect_one() -> None:
-        async with sem:
-            ws = await connect(
-                f"{ws_base}/ws/widget/{SLUG}/",
-                origin=server.base,  # type: ignore[arg-type]
-                compression=None,
-                ping_interval=None,
-                open_timeout=120,
+    await asyncio.wait_for(asyncio.gather(*(one() for _ in range(count))), timeout=900)
+    report = {"held": ready, "failed": len(failed), "first_error": failed[0] if failed else ""}
+    print(json.dumps(report), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await _close_all(held)
+
+
+def _raise_open_files_limit() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class IdleClients:
+    """Processes holding `total` idle visitor sockets on `server` between them."""
+
+    def __init__(self, server: Server, total: int) -> None:
+        self.procs: list[subprocess.Popen[str]] = []
+        ws_url = f"ws{server.base[4:]}/ws/widget/{SLUG}/"
+        remaining = total
+        while remaining > 0:
+            count = min(IDLE_PER_CLIENT, remaining)
+            remaining -= count
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bench.scenarios.chat_load", "hold-idle"]
+                    + [ws_url, server.base, str(count)],
+                    cwd=ROOT,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,
+                )
             )
-            held.append(ws)
-            await ws.send(json.dumps({"type": "hello"}))
-            if json.loads(await ws.recv()).get("type") != "ready":
-                raise RuntimeError("an idle visitor was refused")
-            sockets.append(ws)
 
+    def wait_ready(self, timeout: float) -> tuple[int, int, str]:
+        """(sockets held, sockets failed, the first error) once every client reported."""
+        held = failed = 0
+        first_error = ""
+        deadline = time.monotonic() + timeout
+        for proc in self.procs:
+            assert proc.stdout is not None
+            ready, _, _ = select.select([proc.stdout], [], [], max(0, deadline - time.monotonic()))
+            line = proc.stdout.readline() if ready else ""
+            if not line:
+                raise RuntimeError("an idle client did not report in time")
+            report = json.loads(line)
+            held += report["held"]
+            failed += report["failed"]
+            first_error = first_error or report["first_error"]
+        return held, failed, first_error
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(OSError):
+                if proc.stdin is not None:
+                    proc.stdin.close()  # the client closes its sockets and exits
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+def _idle(env: dict[str, str]) -> tuple[int, float, float, int]:
+    """IDLE visitor sockets on one fresh single-process server: (held, its RSS in MiB
+    holding them, its RSS right after start, its open files holding them)."""
+    server = Server("helpdesk.asgi:application", env, "idle")
     try:
-        await asyncio.wait_for(asyncio.gather(*(one() for _ in range(IDLE))), timeout=900)
-        await asyncio.sleep(5)  # let the server settle before it is measured
-        if failed:
-            log(f"idle: {len(failed)} sockets failed, first: {failed[0]!r}")
-        return len(sockets), server.rss_mib
+        rss_start = server.rss_mib()[0]
+        clients = IdleClients(server, IDLE)
+        try:
+            held, failed, first_error = clients.wait_ready(timeout=960)
+            time.sleep(5)  # let the server settle before it is measured
+            if failed:
+                log(f"idle: {failed} sockets failed, first: {first_error}")
+            return held, server.rss_mib()[0], rss_start, server.open_files()
+        finally:
+            clients.stop()
     finally:
-        await _close_all(held)
+        server.stop()
+
+
+def _run_chat(env: dict[str, str], sessions: list[str]) -> tuple[Traffic, list[float], list[float]]:
+    """The load on the real app: (traffic, worker RSS after start, worker RSS loaded)."""
+    chat = Server("helpdesk.asgi:application", env, "chat", workers=WORKERS)
+    try:
+        rss_start = chat.rss_mib()
+        ours = _asyncio_run(_run_traffic(chat.base, True, sessions))
+        rss_loaded = chat.rss_mib()
+    finally:
+        chat.stop()
+    return ours, rss_start, rss_loaded
+
+
+def _asyncio_run(coro: Any) -> Any:
+    """uvloop when installed (as uvicorn uses it): the client spends less CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def _fmt_mib(values: list[float]) -> str:
+    return "+".join(f"{v:.0f}" for v in values) + " MiB"
 
 
 def run(ctx: Context) -> list[Result]:
@@ -383,109 +536,112 @@ def run(ctx: Context) -> list[Result]:
     inbox_id, sessions = _setup()
     env = {
         **ctx.env,
-        "WIDGET_VISITOR_RATE": "0",
-        "WIDGET_IP_RATE": "0",
-        "WIDGET_CONNECT_RATE": "0",
+        "WIDGET_VISITOR_RATE": UNREACHABLE_RATE,
+        "WIDGET_IP_RATE": UNREACHABLE_RATE,
+        "WIDGET_CONNECT_RATE": UNREACHABLE_RATE,
         "WIDGET_HELLO_TIMEOUT": "600",
-        # The thread pool the widget's database work runs in: one connection each.
-        "ASGI_THREADS": os.environ.get("ASGI_THREADS", "4"),
     }
-    before = Entry.objects.filter(inbox_id=inbox_id, body__startswith="load:").count()
-    echo = Server("bench.scenarios._chat_echo:application", env, "echo")
-    try:
-        base = asyncio.run(_run_traffic(echo.base, False, sessions))
-    finally:
-        echo.stop()
-    log(f"echo: {base.latency.describe()}")
-    chat = Server("helpdesk.asgi:application", env, "chat")
-    try:
-        rss_start = chat.rss_mib
-        ours = asyncio.run(_run_traffic(chat.base, True, sessions))
-        rss_loaded = chat.rss_mib
-    finally:
-        chat.stop()
-    total = RATE * SECONDS
-    stored = Entry.objects.filter(inbox_id=inbox_id, body__startswith="load:").count() - before
-    distinct = (
-        Entry.objects.filter(inbox_id=inbox_id, body__startswith="load:")
-        .values("body")
-        .distinct()
-        .count()
-    )
-    lost = total - len(ours.seen)
-    log(f"chat: {ours.latency.describe()} acks {ours.acks.describe()}")
-    log(
-        f"sent {total}, stored {stored} ({distinct} distinct), agent-side lost {lost}, "
-        f"duplicates {ours.duplicates}, errors {ours.errors}"
-    )
+    shape = f"{VISITORS} visitors + {AGENTS} agents, {RATE}/s for {SECONDS}s, {WORKERS} workers"
+    results: list[Result] = []
+    base: Traffic | None = None
+    if "echo" in PHASES:
+        echo = Server("bench.scenarios._chat_echo:application", env, "echo", workers=WORKERS)
+        try:
+            base = _asyncio_run(_run_traffic(echo.base, False, sessions))
+        finally:
+            echo.stop()
+        log(f"echo: {base.latency.describe()}")
+    if "chat" in PHASES:
+        loads = Entry.objects.filter(inbox_id=inbox_id, body__startswith="load:")
+        before = loads.count()
+        ours, rss_start, rss_loaded = _run_chat(env, sessions)
+        total = RATE * SECONDS
+        stored = loads.count() - before
+        # Bodies repeat across runs on a kept database: count this run's only.
+        distinct = loads.order_by().values("body").distinct().count()
+        distinct = min(distinct, stored)
+        lost = total - len(ours.seen)
+        log(f"chat: {ours.latency.describe()} acks {ours.acks.describe()}")
+        log(
+            f"sent {total}, stored {stored} ({distinct} distinct), agent-side lost {lost}, "
+            f"duplicates {ours.duplicates}, errors {ours.errors}; "
+            f"worker RSS {_fmt_mib(rss_start)} -> {_fmt_mib(rss_loaded)}"
+        )
+        relay = "bare Channels relay over Redis, same load"
+        results += [
+            Result(
+                "chat_load",
+                "visitor -> agent p50",
+                ours.latency.p50,
+                "ms",
+                baseline=base.latency.p50 if base else None,
+                baseline_label=relay,
+                notes=shape,
+            ),
+            Result(
+                "chat_load",
+                "visitor -> agent p99",
+                ours.latency.p99,
+                "ms",
+                baseline=base.latency.p99 if base else None,
+                baseline_label=relay,
+                notes=shape,
+            ),
+            Result(
+                "chat_load",
+                "visitor ack p99",
+                ours.acks.p99,
+                "ms",
+                notes="the message is stored when the ack leaves",
+            ),
+            Result(
+                "chat_load",
+                "messages lost (agent side)",
+                float(lost),
+                "msgs",
+                notes=f"sent {total}, stored {stored} ({distinct} distinct), "
+                f"duplicates {ours.duplicates}, refused {ours.errors}, "
+                f"connect retries {ours.connect_failures}",
+            ),
+            Result(
+                "chat_load",
+                "messages not stored",
+                float(total - stored),
+                "msgs",
+                notes=f"of {total}",
+            ),
+            Result(
+                "chat_load",
+                "ASGI RSS under load, largest worker",
+                max(rss_loaded, default=0.0),
+                "MiB",
+                baseline=max(rss_start, default=0.0) or None,
+                baseline_label="same worker right after start",
+                notes=f"{shape}; workers {_fmt_mib(rss_loaded)}",
+            ),
+        ]
 
-    idle = Server("helpdesk.asgi:application", env, "idle")
-    try:
-        idle_start = idle.rss_mib
-        held, idle_rss = asyncio.run(_idle(idle))
-    finally:
-        idle.stop()
-    log(f"idle: {held} sockets held, RSS {idle_rss:.0f} MiB (start {idle_start:.0f} MiB)")
+    if "idle" in PHASES:
+        held, idle_rss, idle_start, open_files = _idle(env)
+        log(
+            f"idle: {held} sockets held, RSS {idle_rss:.0f} MiB (start {idle_start:.0f} MiB), "
+            f"{open_files} open files"
+        )
+        results.append(
+            Result(
+                "chat_load",
+                f"ASGI RSS holding {held} idle visitor sockets",
+                idle_rss,
+                "MiB",
+                baseline=idle_start or None,
+                baseline_label="same process right after start",
+                notes=f"one process; target <= 1024 MiB for {IDLE}; {open_files} open files",
+            )
+        )
+    return results
 
-    shape = f"{VISITORS} visitors + {AGENTS} agents, {RATE}/s for {SECONDS}s"
-    return [
-        Result(
-            "chat_load",
-            "visitor -> agent p50",
-            ours.latency.p50,
-            "ms",
-            baseline=base.latency.p50,
-            baseline_label="bare Channels relay over Redis, same load",
-            notes=shape,
-        ),
-        Result(
-            "chat_load",
-            "visitor -> agent p99",
-            ours.latency.p99,
-            "ms",
-            baseline=base.latency.p99,
-            baseline_label="bare Channels relay over Redis, same load",
-            notes=shape,
-        ),
-        Result(
-            "chat_load",
-            "visitor ack p99",
-            ours.acks.p99,
-            "ms",
-            notes="the message is stored when the ack leaves",
-        ),
-        Result(
-            "chat_load",
-            "messages lost (agent side)",
-            float(lost),
-            "msgs",
-            notes=f"sent {total}, stored {stored} ({distinct} distinct), "
-            f"duplicates {ours.duplicates}, refused {ours.errors}, "
-            f"connect retries {ours.connect_failures}",
-        ),
-        Result(
-            "chat_load",
-            "messages not stored",
-            float(total - distinct),
-            "msgs",
-            notes=f"of {total}",
-        ),
-        Result(
-            "chat_load",
-            "ASGI RSS under load",
-            rss_loaded,
-            "MiB",
-            baseline=rss_start or None,
-            baseline_label="same process right after start",
-            notes=shape,
-        ),
-        Result(
-            "chat_load",
-            f"ASGI RSS holding {held} idle visitor sockets",
-            idle_rss,
-            "MiB",
-            baseline=idle_start or None,
-            baseline_label="same process right after start",
-            notes=f"target <= 1024 MiB for {IDLE}",
-        ),
-    ]
+
+if __name__ == "__main__" and sys.argv[1:2] == ["hold-idle"]:
+    _raise_open_files_limit()
+    ws_url, origin, count = sys.argv[2], sys.argv[3], int(sys.argv[4])
+    _asyncio_run(_hold_idle(ws_url, origin, count))
