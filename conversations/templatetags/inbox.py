@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import html
+import unicodedata
+from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from django import template
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.formats import get_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
+from django.utils.timezone import localtime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from conversations.models import Channel, Entry
+from conversations.models import Channel, Conversation, Entry
 
 register = template.Library()
 
@@ -191,3 +198,115 @@ def event_text(entry: Entry) -> str:
     if event == "callback_requested":
         return _("Callback requested to %(number)s") % {"number": p.get("number", "")}
     return event.replace("_", " ").capitalize()
+
+
+# --- rows of the conversation list, rendered in Python ---------------------------------
+#
+# The list draws 25 rows of about thirty values each. Through the template engine that
+# was ~1 ms of CPU per row (variable lookups, a translation lookup per string, number
+# localization of every id), most of the page's time. This renders the same markup
+# with the translations and formats looked up once per page.
+
+
+def _truncate(text: str, length: int) -> str:
+    """The truncatechars filter, without its per-character walk for short texts."""
+    if len(text) <= length:
+        return unicodedata.normalize("NFC", text)
+    return Truncator(text).chars(length)
+
+
+@register.simple_tag
+def conversation_rows(conversations: Iterable[Conversation]) -> SafeString:
+    """The <li> rows of conversations/snippets/rows.html, one per conversation."""
+    language = get_language()
+    select = _("Select #%(n)s")
+    waiting_since = _esc(_("Waiting for a reply since"))
+    unassigned = f'<span class="muted">{_esc(_("Unassigned"))}</span>'
+    datetime_format = get_format("DATETIME_FORMAT")
+    statuses = {k: _esc(v) for k, v in Conversation.Status.choices}
+    priorities = {k: _esc(v) for k, v in Conversation.Priority.choices}
+    # reverse() once: the detail URL with a marker where the number goes.
+    url_pattern = reverse("conversations:detail", args=[_URL_MARKER])
+    parts = []
+    for c in conversations:
+        pk = str(c.pk)
+        name = c.contact.display_name
+        chans = ""
+        if c.first_channel:
+            chans = _chan(c.first_channel, language)
+        if c.last_inbound_channel and c.last_inbound_channel != c.first_channel:
+            chans += _chan(c.last_inbound_channel, language)
+        if c.waiting_since:
+            stamp = dateformat.format(localtime(c.waiting_since), datetime_format)
+            age = (
+                f'<span class="wait" title="{waiting_since} {_esc(stamp)}">'
+                f"{_esc(short_age(c.waiting_since))}</span>"
+            )
+        else:
+            age = f'<span class="age">{_esc(short_age(c.last_message_at))}</span>'
+        subject = f'<span class="subject">{_esc(c.subject)}</span> · ' if c.subject else ""
+        priority = (
+            f'<span class="pill prio {_esc(c.priority)}">'
+            f"{priorities.get(c.priority) or _esc(c.priority)}</span>"
+            if c.priority != "normal"
+            else ""
+        )
+        labels = "".join(
+            f'<span class="pill label" style="--lc:{_esc(label.color)}">{_esc(label.name)}</span>'
+            for label in c.labels.all()
+        )
+        assignee = c.assignee
+        if assignee is not None:
+            who = (
+                f'<span class="avatar xs" style="--hue:{avatar_hue(assignee.email)}" '
+                f'aria-hidden="true">{_esc(initials(assignee.display_name))}</span>'
+                f"{_esc(assignee.display_name)}"
+            )
+        else:
+            who = unassigned
+        status = _esc(c.status)
+        preview = _esc(_truncate(getattr(c, "preview", None) or "", 140))
+        parts.append(
+            f'\n<li class="row status-{status}{" waiting" if c.waiting_since else ""}" '
+            f'data-conversation="{pk}">\n'
+            f'  <label class="check"><input type="checkbox" name="ids" value="{pk}" '
+            f'aria-label="{_esc(select % {"n": pk})}"></label>\n'
+            f'  <a class="row-link" href="{_esc(url_pattern.replace(_URL_MARKER, pk))}">\n'
+            f'    <span class="avatar" style="--hue:{avatar_hue(c.contact_id)}" '
+            f'aria-hidden="true">{_esc(initials(name))}</span>\n'
+            '    <span class="row-main">\n'
+            '      <span class="row-top">\n'
+            f'        <strong class="name">{_esc(name)}</strong>\n'
+            f'        <span class="chans">{chans}</span>\n'
+            f'        <span class="num">#{pk}</span>\n'
+            f"        {age}\n"
+            "      </span>\n"
+            f'      <span class="preview">{subject}{preview}</span>\n'
+            '      <span class="row-meta">\n'
+            f'        <span class="pill status {status}">'
+            f"{statuses.get(c.status) or status}</span>\n"
+            f"        {priority}\n"
+            f"        {labels}\n"
+            f'        <span class="assignee">{who}</span>\n'
+            "      </span>\n"
+            "    </span>\n"
+            "  </a>\n"
+            "</li>\n"
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
+
+
+_URL_MARKER = "8080808080"  # digits, so it matches the <int:pk> converter
+
+
+def _esc(value: object) -> str:
+    """django.utils.html.escape without its lazy-string and SafeString wrappers (the
+    same characters escaped), for markup built in Python."""
+    return html.escape(str(value))
+
+
+def _chan(channel: str, language: str | None) -> str:
+    return (
+        f'<span class="chan" style="--ch:{CHANNEL_COLORS.get(channel, "#64748b")}">'
+        f"{_channel_icon(channel, 14, language)}</span>"
+    )

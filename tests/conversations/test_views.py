@@ -59,6 +59,34 @@ class ListTests(InboxTestCase):
         self.client.force_login(self.sam)
         self.assertContains(self.client.get("/inbox/"), "Sales question")
 
+    def test_a_row_shows_contact_channels_preview_labels_priority_and_assignee(self):
+        entry = self.inbound("Where is my order?", name="Ana <Kovač>", channel="email")
+        self.inbound("<b>Still</b> waiting", channel="chat")
+        c = entry.conversation
+        actions.set_labels(c, self.alice, ["vip"])
+        actions.set_priority(c, self.alice, "urgent")
+        actions.assign(c, self.alice, assignee=self.bob)
+        self.client.force_login(self.alice)
+        response = self.client.get("/inbox/")
+        html = response.content.decode()
+        self.assertIn(f'data-conversation="{c.pk}"', html)
+        self.assertIn(f'href="/inbox/c/{c.pk}/"', html)
+        self.assertIn(f'aria-label="Select #{c.pk}"', html)
+        self.assertIn("Ana &lt;Kovač&gt;", html)  # escaped, never markup
+        self.assertNotIn("<b>Still</b>", html)
+        self.assertIn("&lt;b&gt;Still&lt;/b&gt; waiting", html)  # the latest message
+        self.assertIn('aria-label="E-mail"', html)  # first channel icon
+        self.assertIn('aria-label="Live chat"', html)  # last inbound channel, a second icon
+        self.assertIn('title="Waiting for a reply since ', html)
+        self.assertIn('<span class="pill prio urgent">Urgent</span>', html)
+        self.assertIn('<span class="pill label" style="--lc:', html)
+        self.assertIn(">vip</span>", html)
+        self.assertIn(self.bob.display_name, html)
+
+    def test_an_empty_list_says_so(self):
+        self.client.force_login(self.alice)
+        self.assertContains(self.client.get("/inbox/"), "Nothing here. Enjoy the quiet.")
+
     def test_views_filter_mine_and_unassigned(self):
         first = self.inbound("first", email="a@example.com").conversation
         self.inbound("second", email="b@example.com")
@@ -114,6 +142,7 @@ class ListTests(InboxTestCase):
             c = self.inbound(f"m{i}", email=f"x{i}@example.com").conversation
             actions.set_labels(c, self.alice, ["vip", "billing"])
             actions.assign(c, self.alice, assignee=self.bob)
+        self.client.get("/inbox/")  # the counters are cached for seconds; creating took long
         with self.assertNumQueries(9):
             response = self.client.get("/inbox/")
         self.assertEqual(len(response.context["page"].conversations), 25)
