@@ -12,18 +12,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from conversations import access
-from conversations.models import Channel, Conversation, Entry
+from conversations.models import Channel, Conversation, Entry, Label
 from helpdesk.models import Agent
 
 PAGE_SIZE = 25
 VIEWS = ("mine", "unassigned", "all")
 SORTS = ("waiting", "newest")
 STATUSES = ("active", *Conversation.Status.values)
+
+
+# The columns a row of the list shows (conversations/snippets/rows.html): not the
+# contact's free-form attributes, nor the assignee's password hash, nor the dozen
+# lifecycle timestamps the row never reads.
+ROW_FIELDS = (
+    "id",
+    "contact_id",
+    "assignee_id",
+    "status",
+    "priority",
+    "subject",
+    "first_channel",
+    "last_inbound_channel",
+    "waiting_since",
+    "last_message_at",
+    "contact__id",
+    "contact__name",
+    "assignee__id",
+    "assignee__name",
+    "assignee__email",
+)
 
 
 class BadCursor(ValueError):
@@ -180,7 +202,8 @@ def page_queryset(
         key = "waiting_since"
     qs = (
         qs.select_related("contact", "assignee")
-        .prefetch_related("labels")
+        .only(*ROW_FIELDS)
+        .prefetch_related(Prefetch("labels", queryset=Label.objects.only("name", "color")))
         .annotate(preview=Subquery(last_message))[: size + 1]
     )
     return qs, key
