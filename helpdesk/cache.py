@@ -39,3 +39,9 @@ class SharedRedisCache(RedisCache):
                     client = RedisCacheClient(self._servers_list, **self._client_options)
                     _clients[self._client_key] = client
         return client
+
+    def raw_client(self) -> Any:
+        """The redis-py client (for what the cache API can't say in one round trip,
+        e.g. widget.ratelimit's INCR + EXPIRE NX pipeline). Keys made by the caller
+        with make_and_validate_key; integers are stored as plain numbers."""
+        return self._cache.get_client(None, write=True)

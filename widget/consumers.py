@@ -370,9 +370,11 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         client_id = content.get("client_id")
         with translation.override(self.language):
             try:
-                if not (
-                    ratelimit.allow("visitor", session.visitor_id, settings.WIDGET_VISITOR_RATE)
-                    and ratelimit.allow("ip", self.ip, settings.WIDGET_IP_RATE)
+                if not ratelimit.allow_all(
+                    [
+                        ("visitor", session.visitor_id, settings.WIDGET_VISITOR_RATE),
+                        ("ip", self.ip, settings.WIDGET_IP_RATE),
+                    ]
                 ):
                     raise ActionError(_("You are sending messages too fast; wait a moment."))
                 body = actions.check_body(content.get("body"))

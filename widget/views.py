@@ -171,9 +171,11 @@ def upload(request: HttpRequest, slug: str) -> HttpResponseBase:
         except SessionRefused as exc:
             return _error(403, exc.code, exc.message, origin)
         ip = request.META.get("REMOTE_ADDR", "unknown")
-        if not (
-            ratelimit.allow("visitor", session.visitor_id, settings.WIDGET_VISITOR_RATE)
-            and ratelimit.allow("ip", ip, settings.WIDGET_IP_RATE)
+        if not ratelimit.allow_all(
+            [
+                ("visitor", session.visitor_id, settings.WIDGET_VISITOR_RATE),
+                ("ip", ip, settings.WIDGET_IP_RATE),
+            ]
         ):
             return _error(429, "rate_limited", _("Too many uploads; wait a moment."), origin)
         file = request.FILES.get("file")
