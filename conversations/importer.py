@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import IO, Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import AutoField, BigAutoField, Model, Q
 from django.utils import timezone
 
 from conversations.identities import IdentityRef, InvalidIdentity, normalize
@@ -49,6 +51,7 @@ EVENTS = {"resolved", "reopened", "assigned", "snoozed", "priority"}
 # Enum .values walks the members on every call: once per entry adds up to seconds.
 CHANNELS = frozenset(Channel.values)
 IDENTITY_KINDS = frozenset(IdentityKind.values)
+AutoFieldTypes = (AutoField, BigAutoField)
 
 
 class ImportLineError(ValueError):
@@ -58,7 +61,7 @@ class ImportLineError(ValueError):
 # --- parsing and validation ----------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class ImportEntry:
     index: int
     kind: str
@@ -74,7 +77,7 @@ class ImportEntry:
     comment: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class ImportConversation:
     line: int
     digest: str
@@ -209,6 +212,10 @@ def _author(raw: dict[str, Any], where: str) -> str:
     return _text(raw, "author", where).strip().lower()
 
 
+# A contact's identities come back on every line of its history: normalize each once.
+_normalize = lru_cache(maxsize=65536)(normalize)
+
+
 def parse_line(line_number: int, text: str) -> ImportConversation:
     """Validate one line; raises ImportLineError with the reason."""
     try:
@@ -236,7 +243,7 @@ def parse_line(line_number: int, text: str) -> ImportConversation:
         if kind not in IDENTITY_KINDS:
             raise ImportLineError(f"contact.identities[{i}]: unknown kind {kind!r}")
         try:
-            ref = normalize(str(kind), str(value or ""))
+            ref = _normalize(str(kind), str(value or ""))
         except InvalidIdentity as exc:
             raise ImportLineError(f"contact.identities[{i}]: {exc}") from None
         if ref not in identities:
@@ -287,14 +294,14 @@ def parse_line(line_number: int, text: str) -> ImportConversation:
 
 @dataclass
 class Replayed:
-    entries: list[Entry]
+    entries: list[dict[str, Any]]  # Entry field values, in timeline order
     surveys: list[tuple[int, ImportEntry]]  # position in entries, survey
     fields: dict[str, Any]
 
 
 def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed:
     """The entries and lifecycle fields the live actions would have produced."""
-    entries: list[Entry] = []
+    entries: list[dict[str, Any]] = []
     surveys: list[tuple[int, ImportEntry]] = []
     status: str = Conversation.Status.OPEN
     priority: str = Conversation.Priority.NORMAL
@@ -311,15 +318,17 @@ def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed
         "human_reply_count": 0,
     }
 
-    def event(name: str, at: datetime, parameters: dict[str, Any], author: str = "") -> Entry:
-        entry = Entry(
-            kind=Entry.Kind.EVENT,
-            event=name,
-            parameters=parameters,
-            occurred_at=at,
-            created_at=at,
-            author_id=agent_id(author) if author else None,
-        )
+    def event(
+        name: str, at: datetime, parameters: dict[str, Any], author: str = ""
+    ) -> dict[str, Any]:
+        entry = {
+            "kind": Entry.Kind.EVENT,
+            "event": name,
+            "parameters": parameters,
+            "occurred_at": at,
+            "created_at": at,
+            "author_id": agent_id(author) if author else None,
+        }
         entries.append(entry)
         return entry
 
@@ -351,16 +360,16 @@ def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed
             if previous and previous != e.channel:
                 event(
                     "channel_switched", at, {"from": previous, "to": e.channel, "by": "customer"}
-                ).channel = e.channel
+                )["channel"] = e.channel
             entries.append(
-                Entry(
-                    kind=Entry.Kind.INBOUND,
-                    channel=e.channel,
-                    body=e.body,
-                    is_auto=e.is_auto,
-                    occurred_at=at,
-                    created_at=at,
-                )
+                {
+                    "kind": Entry.Kind.INBOUND,
+                    "channel": e.channel,
+                    "body": e.body,
+                    "is_auto": e.is_auto,
+                    "occurred_at": at,
+                    "created_at": at,
+                }
             )
             if f["first_inbound_at"] is None:
                 f["first_inbound_at"] = at
@@ -372,16 +381,16 @@ def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed
                 f["waiting_since"] = at
         elif e.kind == "outbound":
             entries.append(
-                Entry(
-                    kind=Entry.Kind.OUTBOUND,
-                    channel=e.channel,
-                    body=e.body,
-                    is_auto=e.is_auto,
-                    author_id=agent_id(e.author),
-                    delivery_status=Entry.Delivery.SENT,
-                    occurred_at=at,
-                    created_at=at,
-                )
+                {
+                    "kind": Entry.Kind.OUTBOUND,
+                    "channel": e.channel,
+                    "body": e.body,
+                    "is_auto": e.is_auto,
+                    "author_id": agent_id(e.author),
+                    "delivery_status": Entry.Delivery.SENT,
+                    "occurred_at": at,
+                    "created_at": at,
+                }
             )
             f["last_message_at"] = at
             if not e.is_auto:
@@ -391,25 +400,25 @@ def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed
                 f["waiting_since"] = None
         elif e.kind == "note":
             entries.append(
-                Entry(
-                    kind=Entry.Kind.NOTE,
-                    body=e.body,
-                    author_id=agent_id(e.author) if e.author else None,
-                    occurred_at=at,
-                    created_at=at,
-                )
+                {
+                    "kind": Entry.Kind.NOTE,
+                    "body": e.body,
+                    "author_id": agent_id(e.author) if e.author else None,
+                    "occurred_at": at,
+                    "created_at": at,
+                }
             )
         elif e.kind == "survey":
             surveys.append((len(entries), e))
             entries.append(
-                Entry(
-                    kind=Entry.Kind.EVENT,
-                    event="survey_answered",
-                    channel=e.channel,
-                    parameters={"survey": e.survey, "score": e.score, "comment": e.comment},
-                    occurred_at=at,
-                    created_at=at,
-                )
+                {
+                    "kind": Entry.Kind.EVENT,
+                    "event": "survey_answered",
+                    "channel": e.channel,
+                    "parameters": {"survey": e.survey, "score": e.score, "comment": e.comment},
+                    "occurred_at": at,
+                    "created_at": at,
+                }
             )
         elif e.event == "resolved":
             set_status(Conversation.Status.RESOLVED, at, e.author)
@@ -537,35 +546,179 @@ def _owners(refs: Iterable[IdentityRef]) -> dict[IdentityRef, int]:
     return found
 
 
+class _Table:
+    """Rows of one model written as plain values: PostgreSQL COPY, else bulk_create.
+
+    Building a model instance per row costs more than writing it (a million timeline
+    entries spent most of the import in Model.__init__), so rows are dicts of field
+    values; a field a row leaves out takes the model's default, as bulk_create would
+    give it (callable defaults such as uuid4 are called per row). auto_now fields get
+    the time of the write, as bulk_create's pre_save does.
+    """
+
+    def __init__(self, model: type[Model], *, with_pk: bool) -> None:
+        self.model = model
+        fields = [
+            f
+            for f in model._meta.concrete_fields
+            if with_pk or not (f.primary_key and isinstance(f, AutoFieldTypes))
+        ]
+        self.fields = fields
+        self.names = [f.attname for f in fields]
+        self.position = {name: i for i, name in enumerate(self.names)}
+        self.template: list[Any] = []
+        self.callables: list[tuple[int, str, Callable[[], Any]]] = []
+        self.auto_now = [i for i, f in enumerate(fields) if getattr(f, "auto_now", False)]
+        self.json = [i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
+        for i, f in enumerate(fields):
+            if f.has_default() and callable(f.default):
+                self.callables.append((i, f.attname, f.default))
+                self.template.append(None)
+            else:
+                self.template.append(f.get_default())
+
+    def values(self, rows: list[dict[str, Any]]) -> Iterator[list[Any]]:
+        """Each row as the list of column values COPY writes (JSON as text)."""
+        now = timezone.now()
+        position, template, callables = self.position, self.template, self.callables
+        for row in rows:
+            values = template.copy()
+            for i, name, default in callables:
+                if name not in row:
+                    values[i] = default()
+            for name, value in row.items():
+                values[position[name]] = value
+            for i in self.auto_now:
+                values[i] = now
+            for i in self.json:
+                value = values[i]
+                values[i] = "{}" if value == {} else json.dumps(value)
+            yield values
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if connection.vendor != "postgresql":
+            self.model._default_manager.bulk_create(
+                [self.model(**row) for row in rows], batch_size=500
+            )
+            return
+        quote = connection.ops.quote_name
+        table = quote(self.model._meta.db_table)
+        columns = ", ".join(quote(str(f.column)) for f in self.fields)
+        with connection.cursor() as cursor:
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+            with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for values in self.values(rows):
+                    copy.write_row(values)
+
+
+def _allocate_ids(model: type[Model], count: int) -> list[int]:
+    """Primary keys for `count` new rows, ascending, before the rows are written.
+
+    Rows can then point at each other in one write (a conversation at its previous
+    one, a survey response at its entry), and ascending keys keep timeline ties in
+    replay order. PostgreSQL: from the table's own sequence, safe with concurrent
+    writers. Other databases (development and tests): after the current maximum; a
+    concurrent writer taking the same key fails the batch, which is then retried
+    line by line.
+    """
+    if count <= 0:
+        return []
+    table = model._meta.db_table
+    column = str(model._meta.pk.column)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                "FROM generate_series(1, %s) ORDER BY 1",
+                [quote(table), column, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT MAX({quote(column)}) FROM {quote(table)}")  # noqa: S608
+        current = cursor.fetchone()[0] or 0
+    return list(range(current + 1, current + 1 + count))
+
+
+def _set_previous(changes: dict[int, int | None]) -> None:
+    """UPDATE conversation.previous for these ids in one statement."""
+    if not changes:
+        return
+    if connection.vendor != "postgresql":
+        Conversation.objects.bulk_update(
+            [Conversation(pk=pk, previous_id=previous) for pk, previous in changes.items()],
+            ["previous"],
+            batch_size=500,
+        )
+        return
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET previous_id = v.previous "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, previous) WHERE c.id = v.id",
+            [list(changes), list(changes.values())],
+        )
+
+
+def _previous_links(
+    history: Iterable[tuple[int, int, datetime, datetime | None]],
+) -> dict[int, int | None]:
+    """{conversation id: the one it continues} for (id, contact, created, resolved) rows.
+
+    As live (actions._pick_conversation): a conversation continues the contact's
+    latest conversation resolved at or before it was created (ties: the higher id).
+    """
+    by_contact: dict[int, list[tuple[int, datetime, datetime | None]]] = {}
+    for pk, contact_id, created_at, resolved_at in history:
+        by_contact.setdefault(contact_id, []).append((pk, created_at, resolved_at))
+    links: dict[int, int | None] = {}
+    for rows in by_contact.values():
+        resolved = sorted((r[2], r[0]) for r in rows if r[2] is not None)
+        times = [r[0] for r in resolved]
+        for pk, created_at, _resolved in rows:
+            # The latest resolution at or before created_at, skipping the conversation
+            # itself (resolved at the instant it was created).
+            i = bisect_right(times, created_at) - 1
+            while i >= 0 and resolved[i][1] == pk:
+                i -= 1
+            links[pk] = resolved[i][1] if i >= 0 else None
+    return links
+
+
+@cache
+def _table(model: type[Model], *, with_pk: bool = True) -> _Table:
+    return _Table(model, with_pk=with_pk)
+
+
 def _write_batch(items: list[ImportConversation], directory: _Directory, outcome: Outcome) -> None:
     """Write a batch in the caller's transaction; counts go to `outcome` only on success."""
     now = timezone.now()
-    known = {
-        row.external_id: row
-        for row in ImportedConversation.objects.filter(
-            external_id__in=[i.external_id for i in items]
-        )
-    }
-    existing_conversations = dict(
-        Conversation.objects.filter(external_id__in=[i.external_id for i in items]).values_list(
-            "external_id", "pk"
+    external_ids = [i.external_id for i in items]
+    digests = dict(
+        ImportedConversation.objects.filter(external_id__in=external_ids).values_list(
+            "external_id", "digest"
         )
     )
-    todo: list[ImportConversation] = []
+    existing_conversations = dict(
+        Conversation.objects.filter(external_id__in=external_ids).values_list("external_id", "pk")
+    )
     skipped = 0
     seen: dict[str, ImportConversation] = {}
     for item in items:
-        record = known.get(item.external_id)
-        if record is not None and record.digest == item.digest:
+        if digests.get(item.external_id) == item.digest:
             skipped += 1
             continue
         seen[item.external_id] = item  # a later line with the same id wins
     todo = list(seen.values())
     skipped += len(items) - skipped - len(todo)
+    if not todo:
+        outcome.skipped += skipped
+        return
 
     # Contacts: reuse the owner of any identity; lines of this batch share new contacts.
     owners = _owners(ref for item in todo for ref in item.identities)
-    new_contacts: list[Contact] = []
+    new_contacts: list[dict[str, Any]] = []
     placeholder: dict[IdentityRef, int] = {}  # ref -> index into new_contacts
     contact_of: list[tuple[str, int]] = []  # ("existing", id) or ("new", index)
     for item in todo:
@@ -579,13 +732,17 @@ def _write_batch(items: list[ImportConversation], directory: _Directory, outcome
         if index is None:
             index = len(new_contacts)
             new_contacts.append(
-                Contact(name=item.name, attributes=item.attributes, created_at=item.created_at)
+                {"name": item.name, "attributes": item.attributes, "created_at": item.created_at}
             )
         for ref in item.identities:
             placeholder.setdefault(ref, index)
         contact_of.append(("new", index))
-    Contact.objects.bulk_create(new_contacts)
-    contact_ids = [cid if kind == "existing" else new_contacts[cid].pk for kind, cid in contact_of]
+    for row, pk in zip(new_contacts, _allocate_ids(Contact, len(new_contacts)), strict=True):
+        row["id"] = pk
+    _table(Contact).write(new_contacts)
+    contact_ids = [
+        cid if kind == "existing" else new_contacts[cid]["id"] for kind, cid in contact_of
+    ]
     new_identities = []
     claimed = set(owners)
     for item, contact_id in zip(todo, contact_ids, strict=True):
@@ -593,9 +750,9 @@ def _write_batch(items: list[ImportConversation], directory: _Directory, outcome
             if ref not in claimed:
                 claimed.add(ref)
                 new_identities.append(
-                    Identity(contact_id=contact_id, kind=ref.kind, value=ref.value)
+                    {"contact_id": contact_id, "kind": ref.kind, "value": ref.value}
                 )
-    Identity.objects.bulk_create(new_identities)
+    _table(Identity, with_pk=False).write(new_identities)
     # Known contacts learn the name and attributes the old system had (as update_contact).
     updates = {}
     for item, (kind, cid) in zip(todo, contact_of, strict=True):
@@ -621,119 +778,106 @@ def _write_batch(items: list[ImportConversation], directory: _Directory, outcome
         SurveyResponse.objects.filter(conversation_id__in=updated_ids).delete()
         Entry.objects.filter(conversation_id__in=updated_ids).delete()
         Conversation.labels.through.objects.filter(conversation_id__in=updated_ids).delete()
-    conversations = []
+    fresh = iter(_allocate_ids(Conversation, len(todo) - len(updated_ids)))
+    conversations: list[dict[str, Any]] = []
     for item, contact_id, replayed in zip(todo, contact_ids, replays, strict=True):
-        conversation = Conversation(
-            pk=existing_conversations.get(item.external_id),
-            contact_id=contact_id,
-            external_id=item.external_id,
-            team_id=directory.team_id(item.team) if item.team else None,
-            assignee_id=directory.agent_id(item.assignee) if item.assignee else None,
-            created_at=item.created_at,
-            updated_at=now,
-            **replayed.fields,
+        conversations.append(
+            {
+                "id": existing_conversations.get(item.external_id) or next(fresh),
+                "contact_id": contact_id,
+                "external_id": item.external_id,
+                "team_id": directory.team_id(item.team) if item.team else None,
+                "assignee_id": directory.agent_id(item.assignee) if item.assignee else None,
+                "created_at": item.created_at,
+                "updated_at": now,
+                **replayed.fields,
+            }
         )
-        conversations.append(conversation)
-    fields = (
-        [
-            "contact",
-            "team",
-            "assignee",
-            "created_at",
-            "updated_at",
-            *replays[0].fields.keys(),
-        ]
-        if replays
-        else []
-    )
-    to_create = [c for c in conversations if c.pk is None]
-    to_update = [c for c in conversations if c.pk is not None]
-    Conversation.objects.bulk_create(to_create)
-    if to_update:
-        Conversation.objects.bulk_update(to_update, fields)
+    updated = set(updated_ids)
+
+    # `previous`, as live: relink the whole history of every touched contact, since
+    # lines come in any order (an old conversation imported late changes later ones).
+    ours = {c["id"]: c for c in conversations}
+    current = {}
+    history = []
+    for pk, contact_id, created_at, resolved_at, previous_id in Conversation.objects.filter(
+        contact_id__in={c["contact_id"] for c in conversations}
+    ).values_list("pk", "contact_id", "created_at", "resolved_at", "previous_id"):
+        if pk not in ours:
+            current[pk] = previous_id
+            history.append((pk, contact_id, created_at, resolved_at))
+    history += [
+        (c["id"], c["contact_id"], c["created_at"], c["resolved_at"]) for c in conversations
+    ]
+    links = _previous_links(history)
+    for c in conversations:
+        c["previous_id"] = links[c["id"]]
+
+    _table(Conversation).write([c for c in conversations if c["id"] not in updated])
+    if updated:
+        fields = ["contact", "team", "assignee", "created_at", "updated_at", "previous"]
+        fields += replays[0].fields.keys()
+        Conversation.objects.bulk_update(
+            [
+                Conversation(**{k: v for k, v in c.items() if k != "external_id"})
+                for c in conversations
+                if c["id"] in updated
+            ],
+            fields,
+        )
         KpiDirty.objects.bulk_create(
-            [KpiDirty(conversation_id=c.pk) for c in to_update], ignore_conflicts=True
+            [KpiDirty(conversation_id=pk) for pk in updated], ignore_conflicts=True
         )
+    _set_previous({pk: links[pk] for pk, previous in current.items() if links[pk] != previous})
 
-    _link_previous({c.contact_id for c in conversations})
-
-    entries: list[Entry] = []
+    entries: list[dict[str, Any]] = []
     for conversation, replayed in zip(conversations, replays, strict=True):
         for entry in replayed.entries:
-            entry.conversation_id = conversation.pk
-            entry.contact_id = conversation.contact_id
+            entry["conversation_id"] = conversation["id"]
+            entry["contact_id"] = conversation["contact_id"]
             entries.append(entry)
-    survey_entry_ids = _insert_entries(entries)
+    for entry, pk in zip(entries, _allocate_ids(Entry, len(entries)), strict=True):
+        entry["id"] = pk
+    _table(Entry).write(entries)
     responses = []
     for conversation, replayed in zip(conversations, replays, strict=True):
         for position, survey in replayed.surveys:
-            entry = replayed.entries[position]
-            entry.pk = entry.pk or survey_entry_ids[entry.public_id]
             responses.append(
-                SurveyResponse(
-                    conversation_id=conversation.pk,
-                    contact_id=conversation.contact_id,
-                    survey=survey.survey,
-                    score=survey.score,
-                    comment=survey.comment,
-                    channel=survey.channel,
-                    entry_id=replayed.entries[position].pk,
-                    received_at=survey.at,
-                )
+                {
+                    "conversation_id": conversation["id"],
+                    "contact_id": conversation["contact_id"],
+                    "survey": survey.survey,
+                    "score": survey.score,
+                    "comment": survey.comment,
+                    "channel": survey.channel,
+                    "entry_id": replayed.entries[position]["id"],
+                    "received_at": survey.at,
+                }
             )
-    SurveyResponse.objects.bulk_create(responses)
+    _table(SurveyResponse, with_pk=False).write(responses)
     Through = Conversation.labels.through
     Through.objects.bulk_create(
         [
-            Through(conversation_id=conversation.pk, label_id=directory.label_id(name))
+            Through(conversation_id=conversation["id"], label_id=directory.label_id(name))
             for conversation, item in zip(conversations, todo, strict=True)
             for name in dict.fromkeys(item.labels)
         ]
     )
     ImportedConversation.objects.filter(external_id__in=[i.external_id for i in todo]).delete()
-    ImportedConversation.objects.bulk_create(
+    _table(ImportedConversation).write(
         [
-            ImportedConversation(
-                conversation_id=conversation.pk,
-                external_id=item.external_id,
-                digest=item.digest,
-                imported_at=now,
-            )
+            {
+                "conversation_id": conversation["id"],
+                "external_id": item.external_id,
+                "digest": item.digest,
+                "imported_at": now,
+            }
             for conversation, item in zip(conversations, todo, strict=True)
         ]
     )
     outcome.skipped += skipped
-    outcome.updated += len(to_update)
-    outcome.imported += len(to_create)
-
-
-def _insert_entries(entries: list[Entry]) -> dict[Any, int]:
-    """Insert timeline rows; returns {public_id: id} of the survey entries.
-
-    PostgreSQL: COPY, several times faster than INSERT for a million rows; the
-    columns come from the model, so a field added to Entry is copied too. Other
-    databases: bulk_create.
-    """
-    if connection.vendor != "postgresql":
-        Entry.objects.bulk_create(entries, batch_size=500)
-        return {}
-    from psycopg.types.json import Jsonb
-
-    fields = [f for f in Entry._meta.concrete_fields if not f.primary_key]
-    json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
-    names = [f.attname for f in fields]
-    table = Entry._meta.db_table
-    columns = ", ".join(connection.ops.quote_name(f.column or f.attname) for f in fields)
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
-            for entry in entries:
-                values = entry.__dict__
-                copy.write_row([Jsonb(values[n]) if n in json_fields else values[n] for n in names])
-    surveys = [e.public_id for e in entries if e.event == "survey_answered"]
-    if not surveys:
-        return {}
-    return dict(Entry.objects.filter(public_id__in=surveys).values_list("public_id", "pk"))
+    outcome.updated += len(updated)
+    outcome.imported += len(conversations) - len(updated)
 
 
 def _flush(items: list[ImportConversation], directory: _Directory, outcome: Outcome) -> None:
@@ -802,31 +946,3 @@ def import_lines(
 
 def read_lines(stream: IO[str]) -> Iterator[str]:
     yield from stream
-
-
-def _link_previous(contact_ids: set[int]) -> None:
-    """Point each conversation of these contacts at the one it continues, as live.
-
-    Live, a new conversation's `previous` is the contact's latest conversation resolved
-    before it was created (actions._pick_conversation). Lines may come in any order, so
-    the whole history of each touched contact is relinked: one read, one bulk update.
-    """
-    if not contact_ids:
-        return
-    rows = list(
-        Conversation.objects.filter(contact_id__in=contact_ids)
-        .order_by("contact_id", "created_at", "pk")
-        .values_list("pk", "contact_id", "created_at", "resolved_at", "previous_id")
-    )
-    by_contact: dict[int, list[tuple[Any, ...]]] = {}
-    for row in rows:
-        by_contact.setdefault(row[1], []).append(row)
-    changed: list[Conversation] = []
-    for history in by_contact.values():
-        for pk, _contact, created_at, _resolved, current in history:
-            earlier = [r for r in history if r[0] != pk and r[3] is not None and r[3] <= created_at]
-            best = max(earlier, key=lambda r: (r[3], r[0]))[0] if earlier else None
-            if best != current:
-                changed.append(Conversation(pk=pk, previous_id=best))
-    if changed:
-        Conversation.objects.bulk_update(changed, ["previous"], batch_size=500)
