@@ -201,6 +201,65 @@ class ConversationViewTests(InboxTestCase):
         self.assertContains(response, 'class="segment other"')  # the earlier one collapses
         self.assertContains(response, "ch-whatsapp")
 
+    def test_the_timeline_shows_attachments_calls_notes_and_failed_deliveries(self):
+        from django.core.files.base import ContentFile
+
+        from conversations.models import Attachment
+
+        entry = self.inbound("see the photo")
+        c = entry.conversation
+        image = Attachment(entry=entry, filename="photo <1>.png", content_type="image/png")
+        image.file.save("photo.png", ContentFile(b"png"), save=True)
+        document = Attachment(entry=entry, filename="invoice.pdf", content_type="application/pdf")
+        document.file.save("invoice.pdf", ContentFile(b"pdf"), save=True)
+        Attachment.objects.create(entry=entry, filename="later.mp4", content_type="video/mp4")
+        actions.add_note(c, self.alice, "a <note>\nsecond line")
+        failed = Entry.objects.create(
+            conversation=c,
+            contact=c.contact,
+            kind="outbound",
+            channel="email",
+            body="Sorry",
+            author=self.alice,
+            delivery_status="failed",
+            delivery_error="bounced",
+        )
+        Entry.objects.create(
+            conversation=c,
+            contact=c.contact,
+            kind="inbound",
+            channel="phone",
+            parameters={
+                "status": "completed",
+                "duration": 75,
+                "recording_url": "https://rec.example.com/1.mp3",
+                "transcript": "hi there",
+            },
+        )
+        self.client.force_login(self.alice)
+        html = self.client.get(f"/inbox/c/{c.pk}/").content.decode()
+        url = image.file.url
+        self.assertIn(
+            f'<a href="{url}"><img src="{url}" alt="photo &lt;1&gt;.png" loading="lazy"></a>',
+            html,
+        )
+        self.assertIn(f'<a class="file" href="{document.file.url}">invoice.pdf</a>', html)
+        self.assertIn('<span class="file">later.mp4</span>', html)
+        self.assertIn("a &lt;note&gt;<br>second line", html)
+        self.assertIn('<span class="pill note-tag">Private note</span>', html)
+        self.assertIn('<span class="derror" data-delivery-error>bounced</span>', html)
+        self.assertIn(f'action="/inbox/c/{c.pk}/retry/{failed.public_id}/"', html)
+        self.assertIn(
+            'class="inline" data-ajax><input type="hidden" name="csrfmiddlewaretoken"', html
+        )
+        self.assertIn("Incoming call · completed · 1:15", html)
+        self.assertIn('<audio controls preload="none" src="https://rec.example.com/1.mp3">', html)
+        self.assertIn('<p class="muted small">hi there</p>', html)
+        # The live catch-up fragment draws the same entries.
+        fragment = self.client.get(f"/inbox/c/{c.pk}/entries/").content.decode()
+        self.assertIn(f'id="e-{failed.public_id}"', fragment)
+        self.assertIn("Incoming call · completed · 1:15", fragment)
+
     def test_no_access_is_404(self):
         entry = self.inbound("secret", email="s@example.com", team=self.sales.pk)
         self.client.force_login(self.alice)
