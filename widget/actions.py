@@ -4,23 +4,30 @@ upload view stay thin). Timeline writes go through conversations.actions.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from channels_in.adapters.chat import PROVIDER_PREFIX, ChatAdapter
 from channels_in.models import Inbox
 from conversations import actions as core
-from conversations import presence, realtime
+from conversations import presence, realtime, signals
 from conversations.actions import ActionError
 from conversations.identities import IdentityRef, InvalidIdentity, normalize
 from conversations.inbound import AttachmentRef, InboundMessage
 from conversations.models import Channel, Contact, Conversation, Entry, Identity, IdentityKind
+from widget import ratelimit
+from widget.payloads import VisitorEntry, visitor_entry
 from widget.sessions import SessionRefused, VisitorSession, new_session, read_token
+
+log = logging.getLogger(__name__)
 
 STANDARD_FIELDS = ("name", "email", "phone")
 
@@ -163,6 +170,91 @@ def record_visitor_message(
             attachments=attachments or [],
         )
     )
+
+
+@dataclass(frozen=True)
+class VisitorMessage:
+    """A message frame of one widget socket, as it came (checked when recorded)."""
+
+    inbox: Inbox
+    session: VisitorSession
+    client_id: Any
+    body: Any
+    ip: str
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class Acked:
+    """A recorded visitor message: what its socket acknowledges."""
+
+    entry: VisitorEntry
+    contact_id: int
+    conversation_id: int
+
+
+def record_visitor_messages(messages: list[VisitorMessage]) -> list[Acked | Exception]:
+    """Several widget messages, from any visitors, in one transaction: one answer each.
+
+    An ActionError answer (too fast, no text, no client id) is for the visitor; any
+    other exception is the one that message raised. Each message has a savepoint of
+    its own, so one failing message does not take the others with it; the batch
+    commits once (one disk flush), and its after-commit work (KPI marks, media and
+    survey lookups) is coalesced by signals.batch. A message that hit a database
+    error (a deadlock with another batch holding the same contact), or a whole batch
+    whose commit failed, is written again on its own.
+    """
+    allowed = ratelimit.allow_many(
+        [
+            [
+                ("visitor", m.session.visitor_id, settings.WIDGET_VISITOR_RATE),
+                ("ip", m.ip, settings.WIDGET_IP_RATE),
+            ]
+            for m in messages
+        ]
+    )
+    if len(messages) == 1:
+        return [_answer(messages[0], allowed[0])]
+    try:
+        with signals.batch(), transaction.atomic():
+            results = [
+                _answer(m, allow, savepoint=True)
+                for m, allow in zip(messages, allowed, strict=True)
+            ]
+    except DatabaseError:
+        log.warning("a batch of %d widget messages failed", len(messages), exc_info=True)
+        return [_answer(m, allow) for m, allow in zip(messages, allowed, strict=True)]
+    return [
+        _answer(m, allow) if isinstance(result, DatabaseError) else result
+        for result, m, allow in zip(results, messages, allowed, strict=True)
+    ]
+
+
+def _answer(
+    message: VisitorMessage, allowed: bool, *, savepoint: bool = False
+) -> Acked | Exception:
+    try:
+        with (
+            translation.override(message.language),
+            transaction.atomic() if savepoint else nullcontext(),
+        ):
+            if not allowed:
+                raise ActionError(_("You are sending messages too fast; wait a moment."))
+            body = check_body(message.body)
+            recorded = record_visitor_message(
+                message.inbox, message.session, parse_client_id(message.client_id), body
+            )
+            entry = recorded.entry
+            return Acked(
+                # A new text message has no attachments: no need to ask the database.
+                entry=visitor_entry(
+                    entry, message.inbox.slug, with_attachments=not recorded.created
+                ),
+                contact_id=entry.contact_id,
+                conversation_id=entry.conversation_id,
+            )
+    except Exception as exc:  # noqa: BLE001 - the answer for this message's socket
+        return exc
 
 
 @transaction.atomic

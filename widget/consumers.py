@@ -39,7 +39,7 @@ from conversations import presence, realtime
 from conversations.actions import ActionError
 from conversations.models import Contact, Conversation, Entry
 from helpdesk import ws_metrics
-from widget import actions, availability, ratelimit
+from widget import actions, availability, ratelimit, recorder
 from widget.payloads import visitor_entry, visitor_entry_from_event
 from widget.sessions import SessionRefused, VisitorSession
 
@@ -364,42 +364,26 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         contact = Contact(pk=self.contact_id)
         return [visitor_entry(e, slug) for e in actions.visible_entries(contact, after)]
 
-    @off_loop
-    def _record_message(self, content: dict[str, Any]) -> dict[str, Any]:
-        inbox, session = self._ready_inbox(), self._ready_session()
+    async def _record_message(self, content: dict[str, Any]) -> dict[str, Any]:
         client_id = content.get("client_id")
-        with translation.override(self.language):
-            try:
-                if not ratelimit.allow_all(
-                    [
-                        ("visitor", session.visitor_id, settings.WIDGET_VISITOR_RATE),
-                        ("ip", self.ip, settings.WIDGET_IP_RATE),
-                    ]
-                ):
-                    raise ActionError(_("You are sending messages too fast; wait a moment."))
-                body = actions.check_body(content.get("body"))
-                recorded = actions.record_visitor_message(
-                    inbox, session, actions.parse_client_id(client_id), body
-                )
-            except ActionError as exc:
-                return {
-                    "type": "error",
-                    "code": "refused",
-                    "client_id": client_id,
-                    "error": str(exc),
-                }
-        entry = recorded.entry
+        message = actions.VisitorMessage(
+            self._ready_inbox(),
+            self._ready_session(),
+            client_id,
+            content.get("body"),
+            self.ip,
+            self.language,
+        )
+        try:
+            acked = await recorder.for_this_loop().record(message)
+        except ActionError as exc:
+            return {"type": "error", "code": "refused", "client_id": client_id, "error": str(exc)}
         if self.contact_id is None:
-            self.contact_id = entry.contact_id
-            presence.visitor_connected(entry.contact_id)
-        self.conversation_id = entry.conversation_id
-        self.acked.append(str(entry.public_id))
-        return {
-            "type": "ack",
-            "client_id": str(client_id),
-            # A text message has no attachments: no need to ask the database.
-            "entry": visitor_entry(entry, inbox.slug, with_attachments=not recorded.created),
-        }
+            self.contact_id = acked.contact_id
+            await self._presence_connected(acked.contact_id)
+        self.conversation_id = acked.conversation_id
+        self.acked.append(acked.entry["id"])
+        return {"type": "ack", "client_id": str(client_id), "entry": acked.entry}
 
     @off_loop
     def _mark_read(self, entry_id: Any) -> None:
@@ -452,6 +436,10 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
     @off_loop
     def _presence_seen(self, contact_id: int) -> None:
         presence.visitor_seen(contact_id)
+
+    @off_loop
+    def _presence_connected(self, contact_id: int) -> None:
+        presence.visitor_connected(contact_id)
 
     @off_loop
     def _closed(self, contact_id: int | None) -> None:

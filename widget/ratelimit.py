@@ -16,27 +16,42 @@ def allow(scope: str, key: str, limit: int, window: int = 60) -> bool:
 
 
 def allow_all(limits: list[Limit], window: int = 60) -> bool:
-    """Count one hit against each limit; False once any of them is over.
+    """Count one hit against each limit; False once any of them is over."""
+    return allow_many([limits], window)[0]
 
-    On Redis every counter of the call costs one round trip together (INCR, and
-    EXPIRE NX for the window's first hit): a widget message checks two limits, and
-    the generic cache API took three round trips per limit (add, exists, incr).
+
+def allow_many(hits: list[list[Limit]], window: int = 60) -> list[bool]:
+    """allow_all for several hits at once (a batch of messages): one answer each.
+
+    On Redis all the counters cost one round trip together (INCR, and EXPIRE NX for
+    the window's first hit): the generic cache API took three round trips per
+    counter (add, exists, incr), and a widget message checks two.
     """
-    live = [(scope, key, limit) for scope, key, limit in limits if limit > 0]
-    if not live:
-        return True
     bucket = int(time.time() // window)
-    names = [f"widget.rl.{scope}.{key}.{bucket}" for scope, key, _limit in live]
+    names = [
+        f"widget.rl.{scope}.{key}.{bucket}"
+        for limits in hits
+        for scope, key, limit in limits
+        if limit > 0
+    ]
+    if not names:
+        return [True] * len(hits)
     redis = _redis_client()
     if redis is not None:
         pipe = redis.pipeline(transaction=False)
         for name in names:
-            pipe.incr(cache.make_and_validate_key(name))
-            pipe.expire(cache.make_and_validate_key(name), window + 5, nx=True)
-        counts = pipe.execute()[::2]
+            key = cache.make_and_validate_key(name)
+            pipe.incr(key)
+            pipe.expire(key, window + 5, nx=True)
+        counts = iter(pipe.execute()[::2])
     else:
-        counts = [_count(name, window) for name in names]
-    return all(count <= limit for count, (_s, _k, limit) in zip(counts, live, strict=True))
+        counts = iter([_count(name, window) for name in names])
+    answers = []
+    for limits in hits:
+        # Take every counter of this hit (no short cut): they come in the order sent.
+        over = [next(counts) > limit for _scope, _key, limit in limits if limit > 0]
+        answers.append(not any(over))
+    return answers
 
 
 def _redis_client() -> Any:

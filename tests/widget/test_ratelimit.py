@@ -77,3 +77,15 @@ def test_on_redis_all_counters_cost_one_round_trip() -> None:
     assert redis.round_trips == 3
     assert sorted(redis.values.values()) == [3, 3]
     assert set(redis.ttls.values()) == {65}
+
+
+def test_a_batch_of_hits_gets_one_answer_each_in_one_round_trip() -> None:
+    redis = FakeRedis()
+    hits = [
+        [("visitor", "v1", 1), ("ip", "1.2.3.4", 10)],
+        [("visitor", "v1", 1), ("ip", "1.2.3.4", 10)],
+        [("visitor", "v2", 1), ("ip", "1.2.3.4", 0)],
+    ]
+    with mock.patch.object(ratelimit, "_redis_client", return_value=redis):
+        assert ratelimit.allow_many(hits) == [True, False, True]
+    assert redis.round_trips == 1

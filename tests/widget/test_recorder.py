@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from unittest import mock
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.cache import cache
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
+
+from conversations.actions import ActionError
+from conversations.models import Entry
+from helpdesk.models import Team
+from tests.widget.helpers import make_chat_inbox
+from widget import actions, recorder
+from widget.sessions import new_session
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def inbox():
+    return make_chat_inbox(team=Team.objects.create(name="Support"))
+
+
+def message(inbox, body="Hello", client_id=None, session=None) -> actions.VisitorMessage:
+    return actions.VisitorMessage(
+        inbox,
+        session or new_session(inbox.pk),
+        client_id or str(uuid.uuid4()),
+        body,
+        "192.0.2.1",
+    )
+
+
+def test_messages_of_several_visitors_are_written_in_one_transaction(inbox):
+    # Known visitors: each has written once already.
+    first = [message(inbox, "first") for _ in range(3)]
+    for m in first:
+        actions.record_visitor_messages([m])
+    batch = [message(inbox, f"again {i}", session=m.session) for i, m in enumerate(first)]
+
+    with CaptureQueriesContext(connection) as queries:
+        answers = actions.record_visitor_messages(batch)
+
+    assert [type(a) for a in answers] == [actions.Acked] * 3
+    assert [a.entry["body"] for a in answers if isinstance(a, actions.Acked)] == [
+        "again 0",
+        "again 1",
+        "again 2",
+    ]
+    sql = [q["sql"] for q in queries.captured_queries]
+    batch_sql = sql[: sql.index("COMMIT") + 1]
+    # One transaction: per message a savepoint around the 9 queries of a known
+    # visitor's message (the insert's own savepoint is 3 of them).
+    assert batch_sql.count("BEGIN") == 1
+    assert len(batch_sql) == 1 + 3 * (1 + 9 + 1) + 1, batch_sql
+    # The after-commit work is coalesced: one KPI mark for the three conversations.
+    assert sum(q.startswith('INSERT INTO "kpi_kpidirty"') for q in sql) == 1
+    assert Entry.objects.filter(body__startswith="again").count() == 3
+
+
+def test_a_refused_message_does_not_take_the_others_with_it(inbox):
+    answers = actions.record_visitor_messages(
+        [message(inbox, "one"), message(inbox, "   "), message(inbox, "three")]
+    )
+    assert isinstance(answers[0], actions.Acked)
+    assert isinstance(answers[1], ActionError)
+    assert isinstance(answers[2], actions.Acked)
+    assert sorted(Entry.objects.values_list("body", flat=True)) == ["one", "three"]
+
+
+def test_a_message_that_hit_a_database_error_is_written_again_on_its_own(inbox):
+    real = actions.record_visitor_message
+    failed: list[str] = []
+
+    def deadlock_once(inbox, session, client_id, body, attachments=None):
+        if body == "two" and not failed:
+            failed.append(body)
+            raise OperationalError("deadlock detected")
+        return real(inbox, session, client_id, body, attachments)
+
+    with mock.patch.object(actions, "record_visitor_message", side_effect=deadlock_once):
+        answers = actions.record_visitor_messages(
+            [message(inbox, "one"), message(inbox, "two"), message(inbox, "three")]
+        )
+    assert [type(a) for a in answers] == [actions.Acked] * 3
+    assert sorted(Entry.objects.values_list("body", flat=True)) == ["one", "three", "two"]
+
+
+def test_a_resent_message_is_the_same_entry_in_a_batch_too(inbox):
+    m = message(inbox, "once")
+    first = actions.record_visitor_messages([m])[0]
+    again = actions.record_visitor_messages([m, message(inbox, "other")])[0]
+    assert isinstance(first, actions.Acked) and isinstance(again, actions.Acked)
+    assert again.entry["id"] == first.entry["id"]
+    assert Entry.objects.filter(body="once").count() == 1
+
+
+def test_what_waits_while_the_writers_are_busy_goes_in_one_batch(inbox):
+    sizes: list[int] = []
+
+    def record(messages):
+        sizes.append(len(messages))
+        return [
+            actions.Acked(entry={"id": m.body}, contact_id=1, conversation_id=1)  # type: ignore[typeddict-item]
+            for m in messages
+        ]
+
+    async def scenario():
+        with (
+            mock.patch.object(recorder, "WRITERS", 1),
+            mock.patch.object(recorder, "record_visitor_messages", side_effect=record),
+        ):
+            r = recorder.for_this_loop()
+            acks = await asyncio.gather(*(r.record(message(inbox, str(i))) for i in range(4)))
+        return [a.entry["id"] for a in acks]
+
+    assert async_to_sync(scenario)() == ["0", "1", "2", "3"]
+    assert sizes == [1, 3]

@@ -1,0 +1,87 @@
+"""The widget messages of one process, written in shared transactions under load.
+
+Every message costs a commit (a disk flush) and after-commit work (KPI marks, media
+and survey lookups). Written one transaction each, a busy process spends most of
+its database time on those, and its thread pool falls behind: messages queue for
+seconds. Here, a message goes to the database at once while fewer than WRITERS
+writes are in flight; otherwise it waits for one to finish, and all that waited go
+together in one transaction (widget.actions.record_visitor_messages). An idle
+process writes each message alone, as before; a busy one flushes once per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import deque
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from widget.actions import Acked, VisitorMessage, record_visitor_messages
+
+# Writes in flight per process: each holds a thread of the pool and a database
+# connection (the pool's default size is 10) until its batch committed.
+WRITERS = 4
+# Messages per transaction at most: their contacts and conversations stay locked
+# until it commits.
+MAX_BATCH = 50
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.waiting: deque[tuple[VisitorMessage, asyncio.Future[Acked | Exception]]] = deque()
+        self.in_flight = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def record(self, message: VisitorMessage) -> Acked:
+        """Store the message; raise what storing it raised (ActionError: refused)."""
+        future: asyncio.Future[Acked | Exception] = asyncio.get_running_loop().create_future()
+        self.waiting.append((message, future))
+        self._start_writers()
+        # Shielded: a socket closing meanwhile does not take its message out of a
+        # batch that is being written.
+        result = await asyncio.shield(future)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _start_writers(self) -> None:
+        while self.waiting and self.in_flight < WRITERS:
+            count = min(len(self.waiting), MAX_BATCH)
+            batch = [self.waiting.popleft() for _ in range(count)]
+            self.in_flight += 1
+            task = asyncio.ensure_future(self._write(batch))
+            self.tasks.add(task)  # a reference, so the task is not collected mid-write
+            task.add_done_callback(self.tasks.discard)
+
+    async def _write(
+        self, batch: list[tuple[VisitorMessage, asyncio.Future[Acked | Exception]]]
+    ) -> None:
+        write = database_sync_to_async(
+            record_visitor_messages, thread_sensitive=settings.WIDGET_DB_THREAD_SENSITIVE
+        )
+        try:
+            results: list[Acked | Exception] = await write([message for message, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - e.g. Redis down: every message hears it
+            results = [exc] * len(batch)
+        finally:
+            self.in_flight -= 1
+        for (_message, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+        self._start_writers()
+
+
+_recorders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Recorder] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def for_this_loop() -> Recorder:
+    """The process's recorder (one per event loop: tests run several loops)."""
+    loop = asyncio.get_running_loop()
+    recorder = _recorders.get(loop)
+    if recorder is None:
+        recorder = _recorders[loop] = Recorder()
+    return recorder
