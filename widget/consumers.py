@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -88,6 +89,20 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
     conversation_id: int | None = None
     language: str = "en"
     counted: bool = False  # added to the /metrics socket gauge: take it off on close
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, without its close_old_connections before every event.
+
+        That runs on the process's one thread for sync code, so every frame and every
+        group event of every socket queued there behind the others (and behind sync
+        consumers): under load the visitor's messages waited seconds for it. This
+        consumer never touches the database on the event loop; its helpers run in
+        database_sync_to_async, which closes old connections itself, on its thread.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- lifecycle ------------------------------------------------------------------
     async def connect(self) -> None:

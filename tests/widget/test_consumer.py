@@ -520,3 +520,23 @@ def test_an_unknown_inbox_is_refused(inbox):
         await ws.disconnect()
 
     run(scenario)
+
+
+def test_frames_and_events_do_not_queue_on_the_sync_thread(inbox, alice):
+    # Channels' dispatch closes old database connections on the process's one sync
+    # thread before every event; this consumer's database work does it on its own.
+    from unittest import mock
+
+    from channels import consumer
+
+    async def scenario():
+        ws = visitor()
+        with mock.patch.object(consumer, "aclose_old_connections", autospec=True) as hop:
+            await hello(ws)
+            await say(ws, "Hi")
+            await ws.send_json_to({"type": "ping"})
+            assert (await next_of(ws, "pong"))["type"] == "pong"
+        hop.assert_not_called()
+        await ws.disconnect()
+
+    run(scenario)
