@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from channels_in.base import CallUpdate, ChannelError, DeliveryUpdate, ParsedItem
+from channels_in.base import (
+    CallUpdate,
+    ChannelError,
+    DeliveryUpdate,
+    InboundMessage,
+    ParsedItem,
+)
 from channels_in.models import InboundEvent, Inbox
 from channels_in.registry import adapter_for
 from conversations import actions as core
+from conversations import signals
 from conversations.models import Entry
 from helpdesk.queue import enqueue, enqueue_on_commit
 
@@ -42,8 +51,8 @@ def store_event(
 ) -> tuple[InboundEvent, bool]:
     """Keep the raw delivery before we acknowledge it; a repeat returns the first one.
 
-    Processing is enqueued after commit; if the broker is down the event waits as
-    `received` and the sweep (sweep_inbound) picks it up.
+    After commit a drain is requested (one for a burst of events); if the broker is
+    down the event waits as `received` and the sweep (sweep_inbound) picks it up.
     """
     try:
         with transaction.atomic():
@@ -54,7 +63,7 @@ def store_event(
                 body=body,
                 headers=headers,
             )
-            enqueue_on_commit(PROCESS_INBOUND_TASK, event.pk)
+            transaction.on_commit(request_drain, robust=True)
     except IntegrityError:
         existing = InboundEvent.objects.get(inbox=inbox, provider_event_id=provider_event_id[:255])
         return existing, False
@@ -82,11 +91,68 @@ def _record(item: ParsedItem, inbox: Inbox) -> int | None:
     return core.record_inbound(item).entry.contact_id
 
 
+def _run(event: InboundEvent, items: list[ParsedItem] | None = None) -> Outcome:
+    """Parse one locked event (unless `items` are given) and record what it says.
+
+    In a savepoint of its own. Sets the event's status, error, attempts,
+    processed_at and contact; the caller saves them. A failure leaves the event
+    `failed` with the reason, replayable.
+    """
+    event.attempts += 1
+    try:
+        with transaction.atomic():
+            if items is None:
+                items = adapter_for(event.inbox).parse(event)
+            contact_ids = [_record(item, event.inbox) for item in items]
+    except ChannelError as exc:
+        outcome = Outcome(InboundEvent.Status.FAILED, retry=not exc.permanent, error=exc.message)
+    except IntegrityError as exc:
+        # A race with another writer (the same provider id stored at once): a retry
+        # finds what it wrote.
+        outcome = Outcome(InboundEvent.Status.FAILED, retry=True, error=f"IntegrityError: {exc}")
+    except Exception as exc:  # noqa: BLE001 - any bug still leaves the raw event, failed
+        log.exception("processing inbound event %s failed", event.pk)
+        outcome = Outcome(InboundEvent.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+    else:
+        outcome = Outcome(InboundEvent.Status.PROCESSED if items else InboundEvent.Status.IGNORED)
+        event.contact_id = next((c for c in contact_ids if c is not None), None)
+    _finish(event, outcome)
+    return outcome
+
+
+def _finish(event: InboundEvent, outcome: Outcome) -> None:
+    event.status = outcome.status
+    event.error = outcome.error[:5000]
+    event.processed_at = timezone.now()
+    outcome.retry = outcome.retry and event.attempts < settings.INBOUND_MAX_ATTEMPTS
+
+
+def _parse_all(events: list[InboundEvent]) -> dict[int, list[ParsedItem] | Outcome]:
+    """Each event's items, or the failed outcome of parsing it."""
+    parsed: dict[int, list[ParsedItem] | Outcome] = {}
+    for event in events:
+        try:
+            parsed[event.pk] = adapter_for(event.inbox).parse(event)
+        except ChannelError as exc:
+            parsed[event.pk] = Outcome(
+                InboundEvent.Status.FAILED, retry=not exc.permanent, error=exc.message
+            )
+        except Exception as exc:  # noqa: BLE001 - any bug still leaves the raw event, failed
+            log.exception("parsing inbound event %s failed", event.pk)
+            parsed[event.pk] = Outcome(
+                InboundEvent.Status.FAILED, error=f"{type(exc).__name__}: {exc}"
+            )
+    return parsed
+
+
+_RESULT_FIELDS = ["status", "error", "attempts", "processed_at", "contact"]
+
+
 def process_event(event_id: int) -> Outcome | None:
-    """Parse a stored event and record what it says; safe to run twice at once.
+    """Process one stored event (retries, replays, the sweep); safe to run twice at once.
 
     The event row is locked for the whole run, so a second worker waits and then
-    finds it processed. A failure leaves it `failed` with the reason, replayable.
+    finds it processed.
     """
     with transaction.atomic():
         event = (
@@ -100,29 +166,128 @@ def process_event(event_id: int) -> Outcome | None:
             InboundEvent.Status.IGNORED,
         ):
             return None
-        event.attempts += 1
-        try:
-            with transaction.atomic():
-                items = adapter_for(event.inbox).parse(event)
-                contact_ids = [_record(item, event.inbox) for item in items]
-        except ChannelError as exc:
-            outcome = Outcome(
-                InboundEvent.Status.FAILED, retry=not exc.permanent, error=exc.message
-            )
-        except Exception as exc:  # noqa: BLE001 - any bug still leaves the raw event, failed
-            log.exception("processing inbound event %s failed", event_id)
-            outcome = Outcome(InboundEvent.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-        else:
-            outcome = Outcome(
-                InboundEvent.Status.PROCESSED if items else InboundEvent.Status.IGNORED
-            )
-            event.contact_id = next((c for c in contact_ids if c is not None), None)
-        event.status = outcome.status
-        event.error = outcome.error[:5000]
-        event.processed_at = timezone.now()
-        event.save(update_fields=["status", "error", "attempts", "processed_at", "contact"])
-    outcome.retry = outcome.retry and event.attempts < settings.INBOUND_MAX_ATTEMPTS
+        outcome = _run(event)
+        event.save(update_fields=_RESULT_FIELDS)
     return outcome
+
+
+# --- draining: many events per transaction ----------------------------------------
+
+DRAIN_TASK = "channels_in.drain_inbound"
+DRAIN_REQUESTED_KEY = "channels_in:drain-requested"
+# An arbitrary constant naming the one advisory lock the drainer holds on PostgreSQL.
+_DRAIN_LOCK = 0x68645F696E62  # "hd_inb"
+
+
+def request_drain() -> None:
+    """Ask a worker to drain received events; a burst of events asks once.
+
+    The flag is cleared by the drain task before it looks for events, so an event
+    stored after that look asks again and is never stranded.
+    """
+    if cache.add(DRAIN_REQUESTED_KEY, 1, timeout=settings.INBOUND_DRAIN_FLAG_SECONDS):
+        try:
+            enqueue(DRAIN_TASK)
+        except Exception:
+            cache.delete(DRAIN_REQUESTED_KEY)
+            raise
+
+
+def process_batch(limit: int | None = None) -> int | None:
+    """Process up to `limit` received events, oldest first, in one transaction.
+
+    Each event has its own savepoint, so one bad event fails alone; the commit, the
+    KPI marks, media lookups and realtime publishes are shared by the batch (see
+    conversations.signals.batch). On PostgreSQL one drainer runs at a time (an
+    advisory lock: two would lock the same contacts in different orders); None
+    means another holds it. Retryable failures get a per-event retry with backoff.
+    """
+    limit = limit or settings.INBOUND_BATCH_SIZE
+    postgres = connection.vendor == "postgresql"
+    with signals.batch(), transaction.atomic():
+        if postgres:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_DRAIN_LOCK])
+                if not cursor.fetchone()[0]:
+                    return None
+        query = InboundEvent.objects.filter(status=InboundEvent.Status.RECEIVED)
+        if postgres:
+            query = query.select_for_update(skip_locked=True, no_key=True, of=("self",))
+        events = list(query.select_related("inbox").order_by("pk")[:limit])
+        parsed = _parse_all(events)
+        messages = [
+            item
+            for items in parsed.values()
+            if isinstance(items, list)
+            for item in items
+            if isinstance(item, InboundMessage)
+        ]
+        with core.inbound_batch(messages):
+            for event in events:
+                items = parsed[event.pk]
+                if isinstance(items, Outcome):
+                    event.attempts += 1
+                    outcome = items
+                    _finish(event, outcome)
+                else:
+                    outcome = _run(event, items)
+                if outcome.status == InboundEvent.Status.FAILED:
+                    core.forget_inbound_batch()  # its savepoint rolled back
+                if outcome.retry:
+                    enqueue_on_commit(
+                        PROCESS_INBOUND_TASK, event.pk, countdown=retry_delay(event.attempts)
+                    )
+        _save_results(events)
+    return len(events)
+
+
+def _save_results(events: list[InboundEvent]) -> None:
+    """One statement for the batch (Django's bulk_update builds a slow CASE per field)."""
+    table = InboundEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET status = %s, error = %s, attempts = %s, "  # noqa: S608
+            "processed_at = %s, contact_id = %s WHERE id = %s",
+            [
+                (
+                    e.status,
+                    e.error,
+                    e.attempts,
+                    connection.ops.adapt_datetimefield_value(e.processed_at),
+                    e.contact_id,
+                    e.pk,
+                )
+                for e in events
+            ],
+        )
+
+
+def retry_delay(attempts: int) -> int:
+    return min(600, 5 * 2 ** max(0, attempts - 1))  # 5 s, 10 s, 20 s ... capped at 10 min
+
+
+def drain(max_seconds: float | None = None) -> int:
+    """Process received events in batches until none is left or time is up.
+
+    Returns how many were processed. When time runs out, or another drainer holds
+    the lock, a new drain is requested so the work goes on without this worker.
+    """
+    budget = settings.INBOUND_DRAIN_SECONDS if max_seconds is None else max_seconds
+    deadline = time.monotonic() + budget
+    done = 0
+    while True:
+        count = process_batch()
+        if count is None:
+            # Another drainer is at work; look again shortly in case it just ended.
+            enqueue(DRAIN_TASK, countdown=1)
+            return done
+        done += count
+        if count == 0:
+            return done
+        if time.monotonic() > deadline:
+            cache.delete(DRAIN_REQUESTED_KEY)
+            request_drain()
+            return done
 
 
 def replay(event: InboundEvent) -> Outcome | None:

@@ -18,7 +18,7 @@ from channels_in.base import ChannelError
 from channels_in.registry import adapter_for
 from conversations import actions as core
 from conversations.models import Attachment, Entry
-from conversations.signals import entry_created
+from conversations.signals import coalesce, entry_created
 from helpdesk.queue import enqueue
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,20 @@ class MediaSource(Protocol):
     def download_media(self, attachment: Attachment) -> tuple[bytes, str]: ...
 
 
+def _fetch_media_of(*entry_ids: int) -> None:
+    pending = Attachment.objects.filter(
+        entry_id__in=entry_ids, file="", entry__inbox__kind__in=MEDIA_KINDS
+    ).exclude(source_url="")
+    for attachment_id in pending.values_list("pk", flat=True):
+        enqueue(FETCH_MEDIA_TASK, attachment_id)
+
+
 @receiver(entry_created)
 def fetch_new_media(sender: Any, entry_id: int, kind: str, **kwargs: Any) -> None:
     if kind not in (Entry.Kind.INBOUND, Entry.Kind.OUTBOUND):
         return
-    pending = Attachment.objects.filter(
-        entry_id=entry_id, file="", entry__inbox__kind__in=MEDIA_KINDS
-    ).exclude(source_url="")
-    for attachment_id in pending.values_list("pk", flat=True):
-        enqueue(FETCH_MEDIA_TASK, attachment_id)
+    # A batch of inbound messages looks for their media in one query.
+    coalesce(_fetch_media_of, entry_id)
 
 
 def fetch(attachment_id: int) -> bool:

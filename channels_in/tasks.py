@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
+from django.core.cache import cache
 
 from channels_in import actions
 from channels_in.twilio import tasks as twilio_tasks  # noqa: F401  (registers them)
@@ -12,6 +13,13 @@ from channels_in.twilio import tasks as twilio_tasks  # noqa: F401  (registers t
 
 def _backoff(retries: int) -> int:
     return min(600, 5 * 2**retries)  # 5 s, 10 s, 20 s ... capped at 10 min
+
+
+@shared_task(name=actions.DRAIN_TASK, ignore_result=True)
+def drain_inbound(**kwargs: Any) -> int:
+    # Cleared first: an event stored while we drain asks for another drain.
+    cache.delete(actions.DRAIN_REQUESTED_KEY)
+    return actions.drain()
 
 
 @shared_task(name="channels_in.process_inbound", bind=True, max_retries=8)

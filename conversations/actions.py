@@ -6,9 +6,12 @@ and publishes live updates (and enqueues tasks) only after commit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import mimetypes
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -53,11 +56,21 @@ def _owner(contact: Contact) -> Contact:
     return contact
 
 
-def _find_identities(refs: list[IdentityRef]) -> list[Identity]:
-    query = Q()
+def _identities_query(refs: list[IdentityRef]) -> Q:
+    by_kind: dict[str, set[str]] = {}
     for ref in refs:
-        query |= Q(kind=ref.kind, value=ref.value)
-    return list(Identity.objects.filter(query).select_related("contact"))
+        by_kind.setdefault(ref.kind, set()).add(ref.value)
+    query = Q()
+    for kind, values in by_kind.items():
+        query |= Q(kind=kind, value__in=values)
+    return query
+
+
+def _find_identities(refs: list[IdentityRef]) -> list[Identity]:
+    batch = _inbound_batch()
+    if batch is not None and all((r.kind, r.value) in batch.identities for r in refs):
+        return [batch.identities[(r.kind, r.value)] for r in refs]
+    return list(Identity.objects.filter(_identities_query(refs)).select_related("contact"))
 
 
 def resolve_contact(refs: list[IdentityRef], name: str = "") -> Contact:
@@ -87,6 +100,8 @@ def resolve_contact(refs: list[IdentityRef], name: str = "") -> Contact:
                 elif name and not owner.name:
                     owner.name = name[:200]
                     owner.save(update_fields=["name", "updated_at"])
+                    for same in _held_copies(owner):
+                        same.name = owner.name
                 for ref in missing:
                     Identity.objects.create(contact=owner, kind=ref.kind, value=ref.value)
             return owner
@@ -222,7 +237,7 @@ def _conversation_from_hints(msg: InboundMessage) -> Conversation | None:
 def _new_conversation(
     contact: Contact, msg: InboundMessage, at: datetime, previous: Conversation | None
 ) -> Conversation:
-    return Conversation.objects.create(
+    conversation = Conversation.objects.create(
         contact=contact,
         inbox_id=msg.inbox_id,
         team_id=msg.team_id,
@@ -231,6 +246,8 @@ def _new_conversation(
         first_channel=msg.channel,
         created_at=at,
     )
+    locks.hold_conversation(conversation)
+    return conversation
 
 
 def _reopen(conversation: Conversation, at: datetime, reason: str, actor: Agent | None) -> None:
@@ -262,11 +279,15 @@ def _pick_conversation(
             _reopen(hinted, at, "customer_replied", None)
             return hinted, False
         return _new_conversation(contact, msg, at, previous=hinted), True
-    active = (
-        Conversation.objects.filter(contact=contact, status__in=Conversation.ACTIVE_STATUSES)
-        .order_by("-last_message_at", "-id")
-        .first()
-    )
+    batch = _inbound_batch()
+    if batch is not None and contact.pk in batch.active:
+        active = batch.active[contact.pk]
+    else:
+        active = (
+            Conversation.objects.filter(contact=contact, status__in=Conversation.ACTIVE_STATUSES)
+            .order_by("-last_message_at", "-id")
+            .first()
+        )
     if active is not None:
         return active, False
     latest = (
@@ -354,6 +375,120 @@ def _publish_entry(entry: Entry, *, created_conversation: bool = False) -> None:
     )
 
 
+# --- many inbound messages in one transaction --------------------------------------
+
+
+@dataclass
+class _InboundBatch:
+    """What recording a batch of messages needs, read and locked in a few queries."""
+
+    # (kind, value) -> identity with its contact, for every sender already known
+    identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
+    # (inbox id, provider id) looked up, and the entries found for them
+    looked_up: set[tuple[int, str]] = field(default_factory=set)
+    existing: dict[tuple[int, str], Entry] = field(default_factory=dict)
+    # contact id -> its newest active conversation (locked), or None: it has none
+    active: dict[int, Conversation | None] = field(default_factory=dict)
+
+    def recorded(self, entry: Entry, conversation: Conversation) -> None:
+        if entry.provider_id and entry.inbox_id is not None:
+            key = (entry.inbox_id, entry.provider_id)
+            self.looked_up.add(key)
+            self.existing[key] = entry
+        if conversation.is_active:
+            newest = self.active.get(conversation.contact_id)
+            if newest is None or _newer(conversation, newest):
+                self.active[conversation.contact_id] = conversation
+
+
+def _newer(a: Conversation, b: Conversation) -> bool:
+    # The order record_inbound's query picks the active conversation by.
+    if a.last_message_at != b.last_message_at:
+        if a.last_message_at is None or b.last_message_at is None:
+            return b.last_message_at is None
+        return a.last_message_at > b.last_message_at
+    return a.pk > b.pk
+
+
+_batch_local = threading.local()
+
+
+def _inbound_batch() -> _InboundBatch | None:
+    return getattr(_batch_local, "batch", None)
+
+
+def _held_copies(contact: Contact) -> list[Contact]:
+    state = locks.held()
+    copy = state.contacts.get(contact.pk) if state is not None else None
+    return [copy] if copy is not None and copy is not contact else []
+
+
+@contextlib.contextmanager
+def inbound_batch(messages: list[InboundMessage]) -> Iterator[None]:
+    """Prepare to record many messages in the surrounding transaction.
+
+    In four queries: earlier copies of their provider ids, their known senders,
+    those senders' contacts (locked, in id order) and active conversations (locked).
+    record_inbound then asks the database only for what is new. If recording one
+    message fails and its savepoint rolls back, call `forget_inbound_batch()`: what
+    was read may no longer be true.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("inbound_batch() needs a transaction")
+    with locks.holding():
+        _batch_local.batch = _prepare(messages)
+        try:
+            yield
+        finally:
+            _batch_local.batch = None
+
+
+def forget_inbound_batch() -> None:
+    if _inbound_batch() is not None:
+        _batch_local.batch = _InboundBatch()
+        locks.forget()
+
+
+def _prepare(messages: list[InboundMessage]) -> _InboundBatch:
+    batch = _InboundBatch()
+    by_inbox: dict[int, set[str]] = {}
+    for msg in messages:
+        if msg.provider_id:
+            by_inbox.setdefault(msg.inbox_id, set()).add(msg.provider_id)
+    if by_inbox:
+        query = Q()
+        for inbox_id, provider_ids in by_inbox.items():
+            query |= Q(inbox_id=inbox_id, provider_id__in=provider_ids)
+            batch.looked_up.update((inbox_id, p) for p in provider_ids)
+        for entry in Entry.objects.filter(query):
+            batch.existing.setdefault((entry.inbox_id or 0, entry.provider_id or ""), entry)
+    refs = [ref for msg in messages for ref in msg.identities]
+    if not refs:
+        return batch
+    owners: dict[int, Contact] = {}
+    for identity in Identity.objects.filter(_identities_query(refs)).select_related("contact"):
+        batch.identities[(identity.kind, identity.value)] = identity
+        owner = _owner(identity.contact)
+        owners[owner.pk] = owner
+    if not owners:
+        return batch
+    locks.lock_contacts(owners)
+    conversations = (
+        Conversation.objects.select_for_update(no_key=True)
+        .filter(contact_id__in=owners, status__in=Conversation.ACTIVE_STATUSES)
+        .order_by("pk")
+    )
+    batch.active = dict.fromkeys(owners)
+    state = locks.held()
+    for conversation in conversations:
+        if state is not None:
+            conversation = state.conversations.setdefault(conversation.pk, conversation)
+        newest = batch.active[conversation.contact_id]
+        if newest is None or _newer(conversation, newest):
+            batch.active[conversation.contact_id] = conversation
+    return batch
+
+
 # savepoint=False: callers that need to survive a failure here (process_event) wrap
 # it in their own savepoint; two more round trips per message bought nothing.
 @transaction.atomic(savepoint=False)
@@ -363,8 +498,15 @@ def record_inbound(msg: InboundMessage) -> Recorded:
     Idempotent: the same (inbox, provider id), or the same widget client id, is one
     entry however often it arrives, from however many processes at once.
     """
+    batch = _inbound_batch()
     if msg.provider_id:
-        existing = Entry.objects.filter(inbox_id=msg.inbox_id, provider_id=msg.provider_id).first()
+        key = (msg.inbox_id, msg.provider_id)
+        if batch is not None and key in batch.looked_up:
+            existing = batch.existing.get(key)
+        else:
+            existing = Entry.objects.filter(
+                inbox_id=msg.inbox_id, provider_id=msg.provider_id
+            ).first()
         if existing is not None:
             return Recorded(existing, False)
     contact = resolve_contact(msg.identities, msg.contact_name)
@@ -398,9 +540,13 @@ def record_inbound(msg: InboundMessage) -> Recorded:
         occurred_at=at,
     )
     try:
-        with transaction.atomic():
+        # In a batch the caller's savepoint per message catches this (and retries the
+        # message later, when the check above finds the copy); one savepoint is enough.
+        with transaction.atomic(savepoint=batch is None):
             entry.save()
     except IntegrityError:
+        if batch is not None:
+            raise
         # Another process recorded the same provider id between our check and insert.
         existing = Entry.objects.filter(
             Q(inbox_id=msg.inbox_id, provider_id=msg.provider_id)
@@ -418,6 +564,8 @@ def record_inbound(msg: InboundMessage) -> Recorded:
         )
         _publish_entry(switch)
     _apply_inbound_lifecycle(conversation, entry)
+    if batch is not None:
+        batch.recorded(entry, conversation)
     _publish_entry(entry, created_conversation=created)
     return Recorded(entry, True)
 

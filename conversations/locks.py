@@ -8,18 +8,95 @@ locked, then the conversation) deadlocked on exactly that.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
 from conversations.models import Contact, Conversation, Entry
+
+
+@dataclass
+class Held:
+    """Rows a batch transaction has locked, one shared instance per row.
+
+    Inside `holding()` a second lock of the same row returns the instance locked
+    first (no query), so every step of the batch sees the others' changes.
+    """
+
+    contacts: dict[int, Contact] = field(default_factory=dict)
+    conversations: dict[int, Conversation] = field(default_factory=dict)
+
+
+_local = threading.local()
+
+
+def held() -> Held | None:
+    return getattr(_local, "held", None)
+
+
+@contextlib.contextmanager
+def holding() -> Iterator[Held]:
+    """Remember locked rows until the block ends; use it inside the transaction."""
+    outer = held()
+    if outer is not None:
+        yield outer
+        return
+    _local.held = Held()
+    try:
+        yield _local.held
+    finally:
+        _local.held = None
+
+
+def forget() -> None:
+    """Drop what is remembered (a savepoint rolled back: instances may be stale)."""
+    if held() is not None:
+        _local.held = Held()
 
 
 def lock_contact(contact_id: int) -> Contact:
     # Serializes "pick or create the conversation" per contact, so two messages of a
     # new customer arriving at once land in one conversation (no-op on SQLite, where
     # IMMEDIATE transactions already serialize writers).
-    return Contact.objects.select_for_update(no_key=True).get(pk=contact_id)
+    state = held()
+    if state is not None and contact_id in state.contacts:
+        return state.contacts[contact_id]
+    contact = Contact.objects.select_for_update(no_key=True).get(pk=contact_id)
+    if state is not None:
+        state.contacts[contact_id] = contact
+    return contact
+
+
+def lock_contacts(contact_ids: Iterable[int]) -> dict[int, Contact]:
+    """Lock many contacts in one query, in id order (the same order every batch uses)."""
+    state = held()
+    wanted = set(contact_ids) - set(state.contacts if state is not None else ())
+    locked = {
+        c.pk: c
+        for c in Contact.objects.select_for_update(no_key=True).filter(pk__in=wanted).order_by("pk")
+    }
+    if state is not None:
+        state.contacts.update(locked)
+        return {pk: state.contacts[pk] for pk in contact_ids if pk in state.contacts}
+    return locked
 
 
 def lock_conversation(conversation_id: int) -> Conversation:
-    return Conversation.objects.select_for_update(no_key=True).get(pk=conversation_id)
+    state = held()
+    if state is not None and conversation_id in state.conversations:
+        return state.conversations[conversation_id]
+    conversation = Conversation.objects.select_for_update(no_key=True).get(pk=conversation_id)
+    if state is not None:
+        state.conversations[conversation_id] = conversation
+    return conversation
+
+
+def hold_conversation(conversation: Conversation) -> None:
+    """Remember a conversation this transaction created (it is ours until commit)."""
+    state = held()
+    if state is not None:
+        state.conversations[conversation.pk] = conversation
 
 
 def lock_entry(entry_id: int) -> Entry:

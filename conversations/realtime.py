@@ -16,6 +16,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from conversations import signals
+
 log = logging.getLogger(__name__)
 
 # Summaries of conversations without a team go to every agent.
@@ -92,6 +94,46 @@ def publish_now(group: str, payload: dict[str, Any]) -> None:
         log.warning("realtime publish to %s failed", group, exc_info=True)
 
 
+def publish_many(*messages: tuple[str, dict[str, Any]]) -> None:
+    """Send many at once: groups in parallel, each group's messages in their order."""
+    layer = get_channel_layer()
+    if layer is None or not messages:
+        return
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for group, payload in messages:
+        by_group.setdefault(group, []).append(payload)
+
+    async def send_group(group: str, payloads: list[dict[str, Any]]) -> None:
+        for payload in payloads:
+            await layer.group_send(group, payload)
+
+    async def send_all() -> None:
+        results = await asyncio.gather(
+            *(send_group(g, p) for g, p in by_group.items()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("realtime publish failed", exc_info=result)
+
+    try:
+        if _keeps_connections_per_loop(layer):
+            future = asyncio.run_coroutine_threadsafe(send_all(), _publisher.get())
+            future.result(timeout=PUBLISH_TIMEOUT_SECONDS * 2)
+        else:
+            async_to_sync(send_all)()
+    except Exception:  # noqa: BLE001 - Redis down: the data is safe, the pushes are lost
+        log.warning("realtime publish of %d messages failed", len(messages), exc_info=True)
+
+
+def _publish(group: str, payload: dict[str, Any]) -> None:
+    # Inside a signals.batch() (many messages in one transaction) the publishes of
+    # the whole batch go out together at its end.
+    if signals.current_batch() is None:
+        publish_now(group, payload)
+    else:
+        signals.coalesce(publish_many, (group, payload))
+
+
 def publish_on_commit(group: str, payload: dict[str, Any]) -> None:
     """Publish after the surrounding transaction commits, never for a rolled-back one."""
-    transaction.on_commit(lambda: publish_now(group, payload))
+    transaction.on_commit(lambda: _publish(group, payload))

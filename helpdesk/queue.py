@@ -12,18 +12,19 @@ from celery import current_app
 from django.db import transaction
 
 
-def enqueue(task_name: str, *args: Any) -> None:
+def enqueue(task_name: str, *args: Any, countdown: float | None = None) -> None:
+    options: dict[str, Any] = {} if countdown is None else {"countdown": countdown}
     task = current_app.tasks.get(task_name)
     if task is not None:
-        task.apply_async(args=args)
+        task.apply_async(args=args, **options)
     else:
-        current_app.send_task(task_name, args=args)
+        current_app.send_task(task_name, args=args, **options)
 
 
-def enqueue_on_commit(task_name: str, *args: Any) -> None:
+def enqueue_on_commit(task_name: str, *args: Any, countdown: float | None = None) -> None:
     """Enqueue when the surrounding transaction commits; never for a rolled-back one.
 
     robust: a broker outage must not turn a committed write into an error; the
     sweeps find work that was stored but never enqueued.
     """
-    transaction.on_commit(lambda: enqueue(task_name, *args), robust=True)
+    transaction.on_commit(lambda: enqueue(task_name, *args, countdown=countdown), robust=True)

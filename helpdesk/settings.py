@@ -215,6 +215,12 @@ REOPEN_WINDOW_HOURS = env_int("REOPEN_WINDOW_HOURS", 168)
 PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION") or None
 OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 5)
 INBOUND_MAX_ATTEMPTS = env_int("INBOUND_MAX_ATTEMPTS", 5)
+# Received webhook events are processed up to this many per transaction.
+INBOUND_BATCH_SIZE = env_int("INBOUND_BATCH_SIZE", 100)
+# One drain task works this long before handing over to a fresh task.
+INBOUND_DRAIN_SECONDS = 10
+# How long "a drain is requested" is remembered if the task never starts.
+INBOUND_DRAIN_FLAG_SECONDS = 30
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120)
 

@@ -6,14 +6,32 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
-def _changed(conversation_id: int) -> None:
+def _mark_changed(*conversation_ids: int) -> None:
     # One quick INSERT, then a debounced refresh: the watermark alone would miss a
     # change stamped before the previous run but committed after it.
     from kpi.actions import mark_dirty
     from kpi.tasks import schedule_refresh
 
-    mark_dirty(conversation_id)
+    mark_dirty(*conversation_ids)
     schedule_refresh()
+
+
+def _changed(conversation_id: int) -> None:
+    from conversations.signals import coalesce
+
+    # A batch of inbound messages marks all its conversations in one INSERT.
+    coalesce(_mark_changed, conversation_id)
+
+
+def _ask_survey_replies(*created: tuple[int, int]) -> None:
+    """Hand inbound messages that may answer a "reply 1-5" survey to the survey task."""
+    from helpdesk.queue import enqueue
+    from kpi.surveys import awaiting_text_answer
+
+    waiting = awaiting_text_answer({conversation_id for _, conversation_id in created})
+    for entry_id, conversation_id in created:
+        if conversation_id in waiting:
+            enqueue("kpi.survey_reply", entry_id)
 
 
 def _on_conversation_changed(sender: Any, conversation_id: int, change: str, **kwargs: Any) -> None:
@@ -25,11 +43,10 @@ def _on_conversation_changed(sender: Any, conversation_id: int, change: str, **k
 
 
 def _on_entry_created(sender: Any, entry_id: int, conversation_id: int, **kwargs: Any) -> None:
-    from helpdesk.queue import enqueue
-    from kpi.surveys import awaits_text_answer
+    from conversations.signals import coalesce
 
-    if kwargs.get("kind") == "inbound" and awaits_text_answer(conversation_id):
-        enqueue("kpi.survey_reply", entry_id)
+    if kwargs.get("kind") == "inbound":
+        coalesce(_ask_survey_replies, (entry_id, conversation_id))
     if kwargs.get("kind") != "note":
         _changed(conversation_id)
 

@@ -176,6 +176,20 @@ def awaits_text_answer(conversation_id: int) -> bool:
     ).exists()
 
 
+def awaiting_text_answer(conversation_ids: set[int]) -> set[int]:
+    """Which of these conversations await a text answer to a survey (one query)."""
+    if not conversation_ids:
+        return set()
+    return set(
+        SurveyRequest.objects.filter(
+            conversation_id__in=conversation_ids,
+            channel__in=TEXT_CHANNELS,
+            answered_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        ).values_list("conversation_id", flat=True)
+    )
+
+
 def parse_text_score(body: str) -> tuple[int, str] | None:
     """ "4", "4/5", "5 great, thanks" -> (score, comment); anything else -> None."""
     match = _SCORE_RE.match(body or "")
