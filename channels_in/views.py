@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -24,9 +28,30 @@ URL_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Every webhook names its inbox; reading the row (and its secrets) once per request was
+# a quarter of a webhook's cost. Each process keeps an inbox for a few seconds; a change
+# made in this process clears it at once, one made elsewhere is seen within the TTL.
+INBOX_TTL = 2.0
+_inboxes: dict[tuple[str, str], tuple[float, Inbox | None]] = {}
+
+
+@receiver(post_save, sender=Inbox, dispatch_uid="channels_in.inbox_saved")
+@receiver(post_delete, sender=Inbox, dispatch_uid="channels_in.inbox_deleted")
+def _forget_inboxes(sender: Any, **kwargs: Any) -> None:
+    _inboxes.clear()
+
+
 def get_inbox(prefix: str, slug: str) -> Inbox:
-    kinds = URL_KINDS.get(prefix, ())
-    inbox = Inbox.objects.filter(slug=slug, kind__in=kinds, is_active=True).first()
+    now = time.monotonic()
+    cached = _inboxes.get((prefix, slug))
+    if cached is not None and now - cached[0] <= INBOX_TTL:
+        inbox = cached[1]
+    else:
+        kinds = URL_KINDS.get(prefix, ())
+        inbox = Inbox.objects.filter(slug=slug, kind__in=kinds, is_active=True).first()
+        if len(_inboxes) > 1000:
+            _inboxes.clear()
+        _inboxes[(prefix, slug)] = (now, inbox)
     if inbox is None:
         raise Http404("no such inbox")
     return inbox

@@ -214,3 +214,23 @@ class SubscriptionLookupTests(HelpdeskTestCase):
             self.post_api(PAYLOAD)
         reads = [q for q in ctx.captured_queries if '"webhooks_subscription"' in q["sql"]]
         self.assertLessEqual(len(reads), 1)
+
+
+class InboxLookupTests(HelpdeskTestCase):
+    def test_a_burst_of_webhooks_reads_the_inbox_once(self):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        self.post_api(PAYLOAD)
+        with CaptureQueriesContext(connection) as queries:
+            for i in range(3):
+                self.post_api({**PAYLOAD, "id": f"again-{i}"})
+        lookups = [q for q in queries if 'FROM "channels_in_inbox" WHERE' in q["sql"]]
+        self.assertEqual(lookups, [])
+
+    def test_a_removed_inbox_refuses_at_once(self):
+        from channels_in import actions as channel_actions
+
+        self.assertEqual(self.post_api(PAYLOAD).status_code, 200)
+        channel_actions.remove_inbox(self.api_inbox)
+        self.assertEqual(self.post_api({**PAYLOAD, "id": "after"}).status_code, 404)
