@@ -112,9 +112,19 @@ class PostgresSearchTests(HelpdeskTestCase):
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT indexname FROM pg_indexes WHERE indexname IN "
-                "('entry_body_fts', 'contact_name_trgm', 'identity_value_trgm')"
+                "('entry_body_fts', 'contact_name_trgm', 'identity_value_trgm', "
+                "'contact_name_upper_trgm', 'identity_value_upper_trgm')"
             )
-            self.assertEqual(len(cursor.fetchall()), 3)
+            self.assertEqual(len(cursor.fetchall()), 5)
+
+    def test_contact_search_can_use_the_trigram_indexes(self):
+        sql, params = search.contact_matches("kovac").values("id").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        self.assertIn("contact_name_upper_trgm", plan)
+        self.assertIn("identity_value_upper_trgm", plan)
 
     def test_the_full_text_query_can_use_the_gin_index(self):
         qs = search.message_matches("parcel").values("id")
