@@ -1,6 +1,6 @@
 """Search indexes, PostgreSQL only (conversations/search.py uses them).
 
-- entry_body_fts: GIN over to_tsvector('simple', body); search.FTS_MATCH repeats
+- entry_body_fts: GIN over to_tsvector('simple', body); search.BodyMatches repeats
   the expression verbatim so the planner can use it.
 - contact_name_trgm, identity_value_trgm: pg_trgm GIN indexes, so ILIKE '%fragment%'
   on names, e-mails and phone numbers is an index scan.

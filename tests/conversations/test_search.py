@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import unittest
+from unittest import mock
 
 from django.db import connection
 
@@ -125,6 +126,33 @@ class PostgresSearchTests(HelpdeskTestCase):
             plan = "\n".join(row[0] for row in cursor.fetchall())
         self.assertIn("contact_name_upper_trgm", plan)
         self.assertIn("identity_value_upper_trgm", plan)
+
+    def test_hits_come_newest_first_from_the_recent_window_and_the_older_rest(self):
+        def say(body: str, email: str, team: int | None = None) -> Entry:
+            msg = InboundMessage(
+                inbox_id=self.api_inbox.pk,
+                channel="api",
+                identities=[IdentityRef("email", email)],
+                team_id=team,
+                body=body,
+            )
+            with self.captureOnCommitCallbacks(execute=True):
+                return actions.record_inbound(msg).entry
+
+        oldest = say("parcel lost", "a@example.com")
+        hidden = say("parcel hidden", "b@example.com", team=self.sales.pk)
+        older = say("parcel late", "c@example.com")
+        for i in range(4):
+            say(f"nothing {i}", f"n{i}@example.com")
+        newest = say("parcel found", "d@example.com")
+        for window in (2, 3, 100):  # the hits split between the branches, or all recent
+            with self.subTest(window=window), mock.patch.object(search, "RECENT_WINDOW", window):
+                self.assertEqual(
+                    list(search.entries_queryset(self.alice, "parcel")), [newest, older, oldest]
+                )
+                self.assertEqual(len(search.entries_queryset(self.sam, "parcel")), 4)
+                self.assertIn(hidden, search.entries_queryset(self.sam, "parcel"))
+                self.assertEqual(list(search.entries_queryset(self.alice, "zzzq")), [])
 
     def test_the_full_text_query_can_use_the_gin_index(self):
         qs = search.message_matches("parcel").values("id")
