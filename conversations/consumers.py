@@ -107,6 +107,25 @@ class AgentConsumer(JsonWebsocketConsumer):
         else:
             self.send_json({"type": "error", "error": f"unknown frame type {kind!r}"})
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # The ASGI send itself, for dispatch (a sync consumer's base_send is wrapped
+        # for its handlers, which run on a thread).
+        self._send_from_loop = send
+        await super().__call__(scope, receive, send)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Events the browser gets as they are go out from the event loop.
+
+        A sync handler costs a hop to the process's one sync thread and another back
+        for the send; with every agent getting every summary of a busy inbox, that
+        thread was the queue that held live messages back for seconds.
+        """
+        if message.get("type") in PASSED_THROUGH:
+            text = self.encode_json(message)
+            await self._send_from_loop({"type": "websocket.send", "text": text})
+            return
+        await super().dispatch(message)
+
     # Handlers, named after the event `type` actions publish.
     def entry_created(self, event: dict[str, Any]) -> None:
         self.send_json(event)
@@ -193,6 +212,17 @@ class AgentConsumer(JsonWebsocketConsumer):
 
 
 ACTIVITY_STATES = ("viewing", "replying", "idle")
+# Event types sent to the browser unchanged (the handlers below that only send_json).
+PASSED_THROUGH = frozenset(
+    {
+        "entry.created",
+        "entry.updated",
+        "conversation.created",
+        "conversation.updated",
+        "typing",
+        "notification",
+    }
+)
 
 
 def _int(value: Any) -> int:

@@ -272,3 +272,21 @@ class LiveEventTests(ConsumerTestCase):
             self.assertEqual(updated["conversation"]["id"], first.conversation_id)
 
         self.run_scenario(scenario)
+
+
+class PassedThroughEventTests(ConsumerTestCase):
+    def test_live_events_reach_the_browser_without_a_hop_to_the_sync_thread(self):
+        conversation = self.inbound_now("hi").conversation
+
+        async def scenario() -> None:
+            alice = await self.socket(self.alice)
+            await alice.send({"type": "subscribe", "conversation": conversation.pk})
+            await alice.receive_until("subscribed")
+            # The sync handler is the slow path: passed-through events skip it.
+            with mock.patch.object(AgentConsumer, "entry_created", autospec=True) as handler:
+                await self.inbound("again")
+                frame = await alice.receive_until("entry.created")
+            self.assertEqual(frame["entry"]["body"], "again")
+            handler.assert_not_called()
+
+        self.run_scenario(scenario)
