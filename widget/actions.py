@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -197,12 +196,13 @@ def record_visitor_messages(messages: list[VisitorMessage]) -> list[Acked | Exce
     """Several widget messages, from any visitors, in one transaction: one answer each.
 
     An ActionError answer (too fast, no text, no client id) is for the visitor; any
-    other exception is the one that message raised. Each message has a savepoint of
-    its own, so one failing message does not take the others with it; the batch
-    commits once (one disk flush), and its after-commit work (KPI marks, media and
-    survey lookups) is coalesced by signals.batch. A message that hit a database
-    error (a deadlock with another batch holding the same contact), or a whole batch
-    whose commit failed, is written again on its own.
+    other exception is the one that message raised. Refusals are decided before
+    anything is written; the others commit together (one disk flush), and their
+    after-commit work (KPI marks, media and survey lookups, live events) is coalesced
+    by signals.batch. If anything fails inside the batch (a deadlock with another
+    batch holding the same contact, say), it is rolled back and every message is
+    written again on its own: rare enough that a savepoint per message (two more
+    round trips each) would cost more than it saves.
     """
     allowed = ratelimit.allow_many(
         [
@@ -213,48 +213,52 @@ def record_visitor_messages(messages: list[VisitorMessage]) -> list[Acked | Exce
             for m in messages
         ]
     )
-    if len(messages) == 1:
-        return [_answer(messages[0], allowed[0])]
-    try:
-        with signals.batch(), transaction.atomic():
-            results = [
-                _answer(m, allow, savepoint=True)
-                for m, allow in zip(messages, allowed, strict=True)
-            ]
-    except DatabaseError:
-        log.warning("a batch of %d widget messages failed", len(messages), exc_info=True)
-        return [_answer(m, allow) for m, allow in zip(messages, allowed, strict=True)]
-    return [
-        _answer(m, allow) if isinstance(result, DatabaseError) else result
-        for result, m, allow in zip(results, messages, allowed, strict=True)
-    ]
+    answers: list[Acked | Exception | None] = []
+    writes: list[tuple[int, VisitorMessage, uuid.UUID, str]] = []
+    for i, (message, allow) in enumerate(zip(messages, allowed, strict=True)):
+        try:
+            client_id, body = _check(message, allow)
+        except ActionError as exc:
+            answers.append(exc)
+            continue
+        answers.append(None)
+        writes.append((i, message, client_id, body))
+    if len(writes) > 1:
+        try:
+            with signals.batch(), transaction.atomic():
+                written = [(i, _write(m, client_id, body)) for i, m, client_id, body in writes]
+            for i, acked in written:
+                answers[i] = acked
+            writes = []
+        except Exception:  # noqa: BLE001 - rolled back: each is written again alone
+            log.warning("a batch of %d widget messages failed", len(writes), exc_info=True)
+    for i, m, client_id, body in writes:
+        try:
+            answers[i] = _write(m, client_id, body)
+        except Exception as exc:  # noqa: BLE001 - the answer for this message's socket
+            answers[i] = exc
+    return [answer for answer in answers if answer is not None]  # all answered by now
 
 
-def _answer(
-    message: VisitorMessage, allowed: bool, *, savepoint: bool = False
-) -> Acked | Exception:
-    try:
-        with (
-            translation.override(message.language),
-            transaction.atomic() if savepoint else nullcontext(),
-        ):
-            if not allowed:
-                raise ActionError(_("You are sending messages too fast; wait a moment."))
-            body = check_body(message.body)
-            recorded = record_visitor_message(
-                message.inbox, message.session, parse_client_id(message.client_id), body
-            )
-            entry = recorded.entry
-            return Acked(
-                # A new text message has no attachments: no need to ask the database.
-                entry=visitor_entry(
-                    entry, message.inbox.slug, with_attachments=not recorded.created
-                ),
-                contact_id=entry.contact_id,
-                conversation_id=entry.conversation_id,
-            )
-    except Exception as exc:  # noqa: BLE001 - the answer for this message's socket
-        return exc
+def _check(message: VisitorMessage, allowed: bool) -> tuple[uuid.UUID, str]:
+    """(client id, body) of a message that may be written; raise ActionError if not."""
+    with translation.override(message.language):
+        if not allowed:
+            raise ActionError(_("You are sending messages too fast; wait a moment."))
+        body = check_body(message.body)
+        return parse_client_id(message.client_id), body
+
+
+def _write(message: VisitorMessage, client_id: uuid.UUID, body: str) -> Acked:
+    with translation.override(message.language):
+        recorded = record_visitor_message(message.inbox, message.session, client_id, body)
+        entry = recorded.entry
+        return Acked(
+            # A new text message has no attachments: no need to ask the database.
+            entry=visitor_entry(entry, message.inbox.slug, with_attachments=not recorded.created),
+            contact_id=entry.contact_id,
+            conversation_id=entry.conversation_id,
+        )
 
 
 @transaction.atomic
