@@ -226,6 +226,49 @@ CONVERSATION_FILTERS = [
 ]
 
 
+# The columns ConversationSerializer shows, for the list.
+LIST_FIELDS = (
+    "id",
+    "public_id",
+    "subject",
+    "status",
+    "priority",
+    "contact_id",
+    "inbox_id",
+    "team_id",
+    "assignee_id",
+    "first_channel",
+    "last_inbound_channel",
+    "last_message_at",
+    "waiting_since",
+    "snoozed_until",
+    "resolved_at",
+    "reopened_count",
+    "created_at",
+    "updated_at",
+    "contact__id",
+    "contact__name",
+    "assignee__id",
+    "assignee__name",
+    "assignee__email",
+)
+
+
+def _attach_label_names(conversations: list[Conversation]) -> None:
+    """Set `label_names` (sorted by name, as Label orders) on each conversation, in
+    one query of plain values: prefetch_related("labels") built a manager and Label
+    objects per row, a third of a page's time."""
+    names: dict[int, list[str]] = {c.pk: [] for c in conversations}
+    if names:
+        through = Conversation.labels.through.objects.filter(conversation_id__in=names)
+        for conversation_id, name in through.order_by("label__name").values_list(
+            "conversation_id", "label__name"
+        ):
+            names[conversation_id].append(name)
+    for c in conversations:
+        c.label_names = names[c.pk]  # type: ignore[attr-defined]
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List conversations",
@@ -244,19 +287,12 @@ class ConversationViewSet(
     def get_queryset(self) -> QuerySet[Conversation]:
         agent = _agent(self.request)
         qs = access.conversations_for_agent(agent).select_related("contact", "assignee")
-        qs = qs.prefetch_related("labels")
         if self.action != "list":
-            return qs
+            return qs.prefetch_related("labels")
         # Only the columns the representation uses: not the contact's attributes
-        # (free-form JSON, possibly large) nor the agent's password hash.
-        qs = qs.only(
-            *(f.name for f in Conversation._meta.concrete_fields),
-            "contact__id",
-            "contact__name",
-            "assignee__id",
-            "assignee__name",
-            "assignee__email",
-        )
+        # (free-form JSON, possibly large), the agent's password hash, nor the
+        # lifecycle timestamps the KPI app reads. The labels come in list().
+        qs = qs.only(*LIST_FIELDS)
         f = ConversationFilter(data=self.request.query_params)
         f.is_valid(raise_exception=True)
         params = f.validated_data
@@ -285,6 +321,11 @@ class ConversationViewSet(
             )
             qs = qs.filter(Exists(labelled))
         return qs
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []
+        _attach_label_names(page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def get_object(self) -> Conversation:
         conversation = access.get_conversation_for_agent(_agent(self.request), self.kwargs["pk"])

@@ -51,7 +51,8 @@ def _token(email: str) -> tuple[Any, str]:
 
 def baseline_sql(token_hash: str, filters: dict[str, Any]) -> list[tuple[str, Any]]:
     """The endpoint's queries for an admin, taken from the same querysets it uses."""
-    from conversations.models import Conversation, Label
+    from conversations.api import LIST_FIELDS
+    from conversations.models import Conversation
     from helpdesk.models import ApiToken
 
     token_sql, token_params = (
@@ -64,22 +65,18 @@ def baseline_sql(token_hash: str, filters: dict[str, Any]) -> list[tuple[str, An
     page = (
         Conversation.objects.filter(**filters)
         .select_related("contact", "assignee")
-        .only(
-            *(f.name for f in Conversation._meta.concrete_fields),
-            "contact__id",
-            "contact__name",
-            "assignee__id",
-            "assignee__name",
-            "assignee__email",
-        )
+        .only(*LIST_FIELDS)
         .order_by("-id")[: PAGE + 1]
     )
     ids = list(page.values_list("id", flat=True))
     page_sql, page_params = page.query.sql_with_params()
-    # The labels prefetch: the same join, filtered on the page's ids.
-    labels_sql, labels_params = Label.objects.filter(
-        conversations__in=ids or [0]
-    ).query.sql_with_params()
+    # The page's label names, as conversations.api._attach_label_names reads them.
+    labels_sql, labels_params = (
+        Conversation.labels.through.objects.filter(conversation_id__in=ids or [0])
+        .order_by("label__name")
+        .values_list("conversation_id", "label__name")
+        .query.sql_with_params()
+    )
     return [
         (token_sql, token_params),
         (page_sql, page_params),

@@ -45,6 +45,12 @@ class ConversationListTests(ApiTestCase):
         with self.assertNumQueries(4):
             response = self.call("get", "/api/v1/conversations/", token=token)
         self.assertEqual(len(response.json()["results"]), 7)
+        labelled = [r for r in response.json()["results"] if r["labels"]]
+        expected = [[f"l{n}", "vip"] for n in range(5)]  # sorted by name, as Label orders
+        self.assertEqual(sorted(r["labels"] for r in labelled), expected)
+        for row in labelled:  # the list's labels are the detail's labels
+            detail = self.call("get", f"/api/v1/conversations/{row['id']}/", token=token)
+            self.assertEqual(detail.json(), row)
 
     def test_filters(self) -> None:
         with self.captureOnCommitCallbacks(execute=True):
