@@ -205,40 +205,79 @@ def process_batch(limit: int | None = None) -> int | None:
     limit = limit or settings.INBOUND_BATCH_SIZE
     postgres = connection.vendor == "postgresql"
     with signals.batch(), transaction.atomic():
-        if postgres:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_DRAIN_LOCK])
-                if not cursor.fetchone()[0]:
-                    return None
+        if postgres and not _drain_lock(wait=False):
+            return None
         query = InboundEvent.objects.filter(status=InboundEvent.Status.RECEIVED)
         if postgres:
             query = query.select_for_update(skip_locked=True, no_key=True, of=("self",))
         events = list(query.select_related("inbox").order_by("pk")[:limit])
-        parsed = _parse_all(events)
-        messages = [
-            item
-            for items in parsed.values()
-            if isinstance(items, list)
-            for item in items
-            if isinstance(item, InboundMessage)
-        ]
-        with core.inbound_batch(messages):
-            for event in events:
-                items = parsed[event.pk]
-                if isinstance(items, Outcome):
-                    event.attempts += 1
-                    outcome = items
-                    _finish(event, outcome)
-                else:
-                    outcome = _run(event, items)
-                if outcome.status == InboundEvent.Status.FAILED:
-                    core.forget_inbound_batch()  # its savepoint rolled back
-                if outcome.retry:
-                    enqueue_on_commit(
-                        PROCESS_INBOUND_TASK, event.pk, countdown=retry_delay(event.attempts)
-                    )
-        _save_results(events)
+        _process_events(events)
     return len(events)
+
+
+def process_stored(event_ids: list[int]) -> dict[int, str]:
+    """Process these events now, as one batch, in the caller's transaction if any.
+
+    For bulk imports (ingest_email) that store a batch and record it at once. Waits
+    for the drainer's lock on PostgreSQL. Returns each event's status.
+    """
+    with signals.batch(), transaction.atomic():
+        if connection.vendor == "postgresql":
+            _drain_lock(wait=True)
+        events = list(
+            InboundEvent.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("inbox")
+            .filter(pk__in=event_ids)
+            .exclude(status__in=(InboundEvent.Status.PROCESSED, InboundEvent.Status.IGNORED))
+            .order_by("pk")
+        )
+        _process_events(events)
+    statuses = {e.pk: e.status for e in events}
+    if len(statuses) < len(event_ids):
+        statuses.update(
+            InboundEvent.objects.filter(pk__in=set(event_ids) - set(statuses)).values_list(
+                "pk", "status"
+            )
+        )
+    return statuses
+
+
+def _drain_lock(*, wait: bool) -> bool:
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DRAIN_LOCK])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_DRAIN_LOCK])
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
+
+def _process_events(events: list[InboundEvent]) -> None:
+    """Record locked events, a savepoint each, sharing the lookups (see process_batch)."""
+    parsed = _parse_all(events)
+    messages = [
+        item
+        for items in parsed.values()
+        if isinstance(items, list)
+        for item in items
+        if isinstance(item, InboundMessage)
+    ]
+    with core.inbound_batch(messages):
+        for event in events:
+            items = parsed[event.pk]
+            if isinstance(items, Outcome):
+                event.attempts += 1
+                outcome = items
+                _finish(event, outcome)
+            else:
+                outcome = _run(event, items)
+            if outcome.status == InboundEvent.Status.FAILED:
+                core.forget_inbound_batch()  # its savepoint rolled back
+            if outcome.retry:
+                enqueue_on_commit(
+                    PROCESS_INBOUND_TASK, event.pk, countdown=retry_delay(event.attempts)
+                )
+    _save_results(events)
 
 
 def _save_results(events: list[InboundEvent]) -> None:

@@ -64,19 +64,19 @@ class Command(BaseCommand):
         # as a failed event while the others are recorded; if the batch itself fails,
         # nothing of it is written and a re-run picks it up (Message-IDs dedupe).
         with transaction.atomic():
+            stored = []
             for mail in batch:
                 event, created = store_raw(inbox, mail.raw, source="file")
-                if not created:
-                    counts["duplicates"] += 1
-                    continue
-                # Processed here, now; the task enqueued on commit finds it done.
-                outcome = actions.process_event(event.pk)
-                if outcome is None:
-                    status = InboundEvent.objects.values_list("status", flat=True).get(pk=event.pk)
+                if created:
+                    stored.append((event.pk, mail))
                 else:
-                    status = outcome.status
-                if status == InboundEvent.Status.FAILED:
+                    counts["duplicates"] += 1
+            # Recorded here, now, as one batch; the drain requested on commit finds
+            # them done.
+            statuses = actions.process_stored([pk for pk, _ in stored])
+            for pk, mail in stored:
+                if statuses.get(pk) == InboundEvent.Status.FAILED:
                     counts["failed"] += 1
-                    self.stderr.write(f"failed: {mail.origin} (event {event.pk})")
+                    self.stderr.write(f"failed: {mail.origin} (event {pk})")
                 else:
                     counts["ingested"] += 1
