@@ -85,7 +85,11 @@ def run(ctx: Context) -> list[Result]:
                     break  # stalled: report what was done
                 time.sleep(0.1)
             done = time.perf_counter() - start
-            time.sleep(1)  # the last publishes are on their way
+            # The last batch's publishes leave right after its commit: wait for them
+            # (up to 10 s) rather than count a late one as lost.
+            settle = time.monotonic() + 10
+            while listener.messages.qsize() < processed and time.monotonic() < settle:
+                time.sleep(0.05)
         published = listener.messages.qsize()
     finally:
         listener.stop()

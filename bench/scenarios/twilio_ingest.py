@@ -128,7 +128,11 @@ def run(ctx: Context) -> list[Result]:
                 "SELECT count(*) FROM conversations_entry WHERE provider_id LIKE %s",
                 (f"SM{run_id}%",),
             ).fetchone()[0]  # type: ignore[index]
-            time.sleep(1)  # the last publishes are on their way
+            # The last batch's publishes leave right after its commit: wait for them
+            # (up to 10 s) rather than count a late one as lost.
+            settle = time.monotonic() + 10
+            while listener.messages.qsize() < processed and time.monotonic() < settle:
+                time.sleep(0.05)
         published = listener.messages.qsize()
     finally:
         listener.stop()
