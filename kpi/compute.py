@@ -10,31 +10,38 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import NotSupportedError, connection
 from django.db.models import (
     Aggregate,
-    AutoField,
-    BigAutoField,
+    BooleanField,
+    Case,
     Count,
+    DateTimeField,
     Exists,
     F,
     Field,
     FloatField,
+    Func,
+    IntegerField,
     Min,
     Model,
     OuterRef,
     Q,
     QuerySet,
     Sum,
+    Value,
+    When,
     Window,
 )
-from django.db.models.functions import Lag, TruncDate
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Lag, TruncDate
 from django.utils import timezone
 
 from conversations.models import Conversation, Entry
@@ -47,10 +54,9 @@ from kpi.models import (
     SurveyRequest,
     SurveyResponse,
 )
-from kpi.windows import local_day, period_bounds, workspace_zone
+from kpi.windows import period_bounds, workspace_zone
 
 BATCH = 2000
-AutoFieldTypes = (AutoField, BigAutoField)
 
 
 # --- percentiles ---------------------------------------------------------------------
@@ -154,23 +160,6 @@ def insert_select(model: type[Model], columns: dict[str, str], queryset: QuerySe
         return int(cursor.rowcount)
 
 
-def bulk_insert(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT plain rows (values in `columns` order); COPY on PostgreSQL."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create(
-            [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=1000
-        )
-        return
-    table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg's cursor under Django's wrapper
-        with raw.copy(f"COPY {table} ({_column_list(model, columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-
-
 def fetch_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
     """The rows of a values_list queryset, read fast on PostgreSQL.
 
@@ -234,139 +223,199 @@ def _insert_transitions(ids: Sequence[int] | None) -> None:
     insert_select(KpiChannelTransition, columns, rows)
 
 
+class Seconds(Func):
+    """`end - start` in seconds (float), for two datetimes; NULL if either is NULL."""
+
+    output_field = FloatField()
+
+    def __init__(self, end: Any, start: Any) -> None:
+        super().__init__(end, start)
+
+    def as_sql(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotSupportedError("Seconds() is implemented for PostgreSQL and SQLite")
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # timestamptz - timestamptz is an exact interval in 24-hour days.
+        template = "EXTRACT(EPOCH FROM (%(expressions)s))::double precision"
+        return super().as_sql(compiler, connection, template=template, arg_joiner=" - ")
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django's own SQLite function for datetime subtraction: microseconds.
+        template = "(django_timestamp_diff(%(expressions)s) / 1000000.0)"
+        return super().as_sql(compiler, connection, template=template, arg_joiner=", ")
+
+
+# What the facts INSERT needs from Python, per conversation: business-hours FRT
+# (schedules, holidays, DST) and the number of inbound channels (counted from the
+# inbound days just written). A per-session temporary table, joined by primary key.
+SCRATCH_TABLE = "kpi_fact_scratch"
+
+
 def _inbound_channels(ids: Sequence[int] | None) -> Counter[int]:
-    """How many channels each conversation had inbound messages on (from the days)."""
     queryset = KpiInboundDay.objects.order_by()
     if ids is not None:
         queryset = queryset.filter(fact_id__in=ids)
-    # Distinct pairs, counted here: cheaper than COUNT(DISTINCT) per conversation.
-    return Counter(
-        fact_id for fact_id, _channel in queryset.values_list("fact_id", "channel").distinct()
+    pairs = queryset.values_list("fact_id", "channel").distinct()
+    return Counter(fact_id for fact_id, _channel in fetch_rows(pairs))
+
+
+def _business_frt(ids: Sequence[int] | None) -> dict[int, float]:
+    default_schedule, team_schedules = load_schedules()
+    if default_schedule is None and not team_schedules:
+        return {}
+    # No FRT for a reply before the first customer message (see _insert_facts).
+    queryset = Conversation.objects.order_by().filter(
+        first_human_reply_at__gte=F("first_inbound_at")
+    )
+    if ids is not None:
+        queryset = queryset.filter(pk__in=ids)
+    result = {}
+    for pk, team_id, first_in, first_reply in fetch_rows(
+        queryset.values_list("pk", "team_id", "first_inbound_at", "first_human_reply_at")
+    ):
+        schedule = team_schedules.get(team_id) or default_schedule
+        if schedule is not None:
+            result[pk] = business_seconds(first_in, first_reply, schedule)
+    return result
+
+
+def _fill_scratch(ids: Sequence[int] | None) -> None:
+    channels = _inbound_channels(ids)
+    business = _business_frt(ids)
+    rows = [(pk, business.get(pk), channels.get(pk, 0)) for pk in channels.keys() | business]
+    table = connection.ops.quote_name(SCRATCH_TABLE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} (conversation_id bigint PRIMARY KEY,"
+            " business_frt_seconds double precision, inbound_channels integer NOT NULL)"
+        )
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - a constant name
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(f"INSERT INTO {table} VALUES (%s, %s, %s)", rows)  # noqa: S608
+
+
+def _scratch(column: str, output_field: Field[Any, Any]) -> RawSQL:
+    """The scratch table's `column` for the outer query's conversation (NULL if none)."""
+    table = connection.ops.quote_name(SCRATCH_TABLE)
+    outer = connection.ops.quote_name(Conversation._meta.db_table)
+    return RawSQL(  # noqa: S611 - constant names, no input
+        f"SELECT s.{column} FROM {table} s WHERE s.conversation_id = {outer}.id",  # noqa: S608
+        (),
+        output_field=output_field,
     )
 
 
-def _conversation_rows(ids: Sequence[int] | None) -> Iterable[tuple[Any, ...]]:
+def _insert_facts(ids: Sequence[int] | None) -> int:
+    """One KpiConversationFact per conversation, computed by the database.
+
+    Call after the inbound days of these conversations are written (inbound_channels
+    counts them). Returns the number of facts written.
+    """
+    zone = workspace_zone()
     window = timedelta(days=settings.KPI_REPEAT_WINDOW_DAYS)
-    later = Conversation.objects.filter(
-        contact_id=OuterRef("contact_id"),
-        created_at__gt=OuterRef("resolved_at"),
-        created_at__lte=OuterRef("resolved_at") + window,
-    ).exclude(pk=OuterRef("pk"))
+    later = Exists(
+        Conversation.objects.filter(
+            contact_id=OuterRef("contact_id"),
+            created_at__gt=OuterRef("resolved_at"),
+            created_at__lte=OuterRef("resolved_at") + window,
+        ).exclude(pk=OuterRef("pk"))
+    )
+    # Resolution and FCR only while resolved now; resolved_at is the last resolution.
+    resolved = Q(status=Conversation.Status.RESOLVED, resolved_at__isnull=False)
+    # A reply before the first customer message (an agent-started conversation) is
+    # not a response to anything: no FRT.
+    replied = Q(first_human_reply_at__gte=F("first_inbound_at"))
+    _fill_scratch(ids)
     queryset = Conversation.objects.order_by()
     if ids is not None:
         queryset = queryset.filter(pk__in=ids)
-    rows = queryset.annotate(repeat=Exists(later)).values_list(
-        "pk",
-        "contact_id",
-        "team_id",
-        "assignee_id",
-        "first_channel",
-        "status",
-        "created_at",
-        "first_inbound_at",
-        "first_human_reply_at",
-        "resolved_at",
-        "reopened_count",
-        "human_reply_count",
-        "repeat",
+    queryset = queryset.annotate(
+        k_created_day=TruncDate("created_at", tzinfo=zone),
+        k_resolved_at=Case(When(resolved, then=F("resolved_at"))),
+        k_resolved_day=Case(When(resolved, then=TruncDate("resolved_at", tzinfo=zone))),
+        k_frt=Case(When(replied, then=Seconds("first_human_reply_at", "first_inbound_at"))),
+        k_business_frt=_scratch("business_frt_seconds", FloatField()),
+        k_resolution=Case(When(resolved, then=Seconds("resolved_at", "created_at"))),
+        k_repeat=Case(When(resolved, then=later), default=Value(False)),
+        k_fcr=Case(
+            When(resolved & Q(human_reply_count__lte=1, reopened_count=0), then=~later),
+            When(resolved, then=Value(False)),
+            default=Value(None),
+            output_field=BooleanField(null=True),
+        ),
+        k_inbound_channels=Coalesce(_scratch("inbound_channels", IntegerField()), 0),
+        k_refreshed_at=Value(timezone.now(), output_field=DateTimeField()),
     )
-    return fetch_rows(rows)
+    columns = {
+        "conversation": "id",
+        "contact_id": "contact_id",
+        "team_id": "team_id",
+        "agent_id": "assignee_id",
+        "channel": "first_channel",
+        "status": "status",
+        "created_at": "created_at",
+        "created_day": "k_created_day",
+        "resolved_at": "k_resolved_at",
+        "resolved_day": "k_resolved_day",
+        "frt_seconds": "k_frt",
+        "business_frt_seconds": "k_business_frt",
+        "resolution_seconds": "k_resolution",
+        "human_replies": "human_reply_count",
+        "reopened": "reopened_count",
+        "repeat_contact": "k_repeat",
+        "fcr": "k_fcr",
+        "inbound_channels": "k_inbound_channels",
+        "refreshed_at": "k_refreshed_at",
+    }
+    return insert_select(KpiConversationFact, columns, queryset)
 
 
-FACT_COLUMNS = (
-    "conversation_id",
-    "contact_id",
-    "team_id",
-    "agent_id",
-    "channel",
-    "status",
-    "created_at",
-    "created_day",
-    "resolved_at",
-    "resolved_day",
-    "frt_seconds",
-    "business_frt_seconds",
-    "resolution_seconds",
-    "human_replies",
-    "reopened",
-    "repeat_contact",
-    "fcr",
-    "inbound_channels",
-    "refreshed_at",
-)
+FACT_MODELS = (KpiChannelTransition, KpiInboundDay, KpiConversationFact)
 
 
-def _fact_rows(ids: Sequence[int] | None) -> list[tuple[Any, ...]]:
-    """One KpiConversationFact row (FACT_COLUMNS order) per conversation.
+def _delete(ids: Sequence[int]) -> None:
+    KpiChannelTransition.objects.filter(fact_id__in=ids).delete()
+    KpiInboundDay.objects.filter(fact_id__in=ids).delete()
+    KpiConversationFact.objects.filter(pk__in=ids).delete()
 
-    Call after the inbound days of these conversations are written.
+
+@contextmanager
+def _emptied_for_rewrite() -> Iterator[None]:
+    """Empty the fact tables for a full rebuild that writes every row again.
+
+    PostgreSQL: TRUNCATE, and the plain (non-unique) indexes dropped before the load
+    and built again after it from their own definitions, as pg_restore does:
+    building an index once costs far less than updating it for each of ~500k rows,
+    and no dead rows are left to write around and vacuum. Both lock the three tables
+    until commit: a dashboard read that misses the cache waits for the rebuild.
     """
-    zone = workspace_zone()
-    default_schedule, team_schedules = load_schedules()
-    channels = _inbound_channels(ids)
-    now = timezone.now()
-    resolved_status = Conversation.Status.RESOLVED
-    facts = []
-    for (
-        pk,
-        contact_id,
-        team_id,
-        assignee_id,
-        first_channel,
-        status,
-        created_at,
-        first_in,
-        first_reply,
-        last_resolved,
-        reopened,
-        replies,
-        repeat,
-    ) in _conversation_rows(ids):
-        frt = business_frt = None
-        # A reply before the first customer message (an agent-started conversation)
-        # is not a response to anything: no FRT.
-        if first_in is not None and first_reply is not None and first_reply >= first_in:
-            frt = (first_reply - first_in).total_seconds()
-            schedule = team_schedules.get(team_id) or default_schedule
-            if schedule is not None:
-                business_frt = business_seconds(first_in, first_reply, schedule)
-        resolved = status == resolved_status and last_resolved is not None
-        resolved_at = last_resolved if resolved else None
-        facts.append(
-            (
-                pk,
-                contact_id,
-                team_id,
-                assignee_id,
-                first_channel,
-                status,
-                created_at,
-                local_day(created_at, zone),
-                resolved_at,
-                local_day(resolved_at, zone) if resolved_at else None,
-                frt,
-                business_frt,
-                (resolved_at - created_at).total_seconds() if resolved_at else None,
-                replies,
-                reopened,
-                bool(repeat) if resolved else False,
-                (replies <= 1 and reopened == 0 and not repeat) if resolved else None,
-                channels.get(pk, 0),
-                now,
-            )
+    if connection.vendor != "postgresql":
+        for model in FACT_MODELS:
+            model._default_manager.all().delete()
+        yield
+        return
+    tables = [connection.ops.quote_name(m._meta.db_table) for m in FACT_MODELS]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)}")
+        cursor.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisunique "
+            "AND NOT i.indisprimary "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+            [tables],
         )
-    return facts
-
-
-def _delete(ids: Sequence[int] | None) -> None:
-    if ids is None:
-        KpiChannelTransition.objects.all().delete()
-        KpiInboundDay.objects.all().delete()
-        KpiConversationFact.objects.all().delete()
-    else:
-        KpiChannelTransition.objects.filter(fact_id__in=ids).delete()
-        KpiInboundDay.objects.filter(fact_id__in=ids).delete()
-        KpiConversationFact.objects.filter(pk__in=ids).delete()
+        indexes = cursor.fetchall()
+        for name, _definition in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for _name, definition in indexes:
+            cursor.execute(definition)
 
 
 def _tune_for_bulk() -> None:
@@ -382,15 +431,18 @@ def _tune_for_bulk() -> None:
 def _refresh(ids: Sequence[int] | None) -> int:
     """Rewrite the facts of these conversations (all for None); returns the count.
 
-    Inbound days and channel transitions are derived in the database (INSERT ...
-    SELECT); the per-conversation facts in Python, for business hours.
+    Every row is derived in the database (INSERT ... SELECT); only business-hours
+    FRT is computed in Python and joined in.
     """
+    if ids is None:
+        with _emptied_for_rewrite():
+            _insert_inbound_days(None)
+            _insert_transitions(None)
+            return _insert_facts(None)
     _delete(ids)
     _insert_inbound_days(ids)
     _insert_transitions(ids)
-    facts = _fact_rows(ids)
-    bulk_insert(KpiConversationFact, FACT_COLUMNS, facts)
-    return len(facts)
+    return _insert_facts(ids)
 
 
 def refresh_facts(conversation_ids: Iterable[int] | None = None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import F
 from django.test import override_settings
 
@@ -46,7 +47,11 @@ class RebuildTests(KpiTestCase):
     def snapshot(self) -> dict[str, Any]:
         facts = list(
             KpiConversationFact.objects.order_by("pk").values_list(
-                *[f for f in compute.FACT_COLUMNS if f != "refreshed_at"]
+                *[
+                    f.attname
+                    for f in KpiConversationFact._meta.concrete_fields
+                    if f.name != "refreshed_at"
+                ]
             )
         )
         days = list(
@@ -117,3 +122,25 @@ class HelperTests(KpiTestCase):
                 rows,
             )
         self.assertFalse(KpiChannelTransition.objects.exists())
+
+
+class FullRebuildIndexTests(KpiTestCase):
+    def test_a_full_rebuild_leaves_every_index_of_the_fact_tables_in_place(self):
+        if connection.vendor != "postgresql":
+            self.skipTest("PostgreSQL rebuilds plain indexes after the load")
+        tables = [m._meta.db_table for m in compute.FACT_MODELS]
+
+        def indexes() -> list[tuple[str, str]]:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
+                    "ORDER BY indexname",
+                    [tables],
+                )
+                return cursor.fetchall()
+
+        before = indexes()
+        self.inbound(at(2, 9))
+        refresh_kpis(full=True)
+        self.assertEqual(indexes(), before)
+        self.assertEqual(KpiConversationFact.objects.count(), 1)
