@@ -481,6 +481,8 @@ def build(query: KpiQuery, span: int = 30) -> dict[str, Any]:
         "summary": current,
         "cards": cards(current, context["previous_summary"]),
         "generated_at": timezone.now(),
+        # The template caches what follows the facts alone (charts, tables) under it.
+        "board_key": key,
     }
     return context
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 from io import StringIO
+from typing import Any
 
 from kpi.models import KpiTarget
 from tests.kpi.helpers import KpiTestCase
@@ -66,6 +67,21 @@ class DashboardViewTests(KpiTestCase):
         matrix = self.client.get("/kpi/export/matrix.csv", PERIOD).content.decode()
         self.assertIn("email,chat,1", matrix)
         self.assertEqual(self.client.get("/kpi/export/nope.csv", PERIOD).status_code, 404)
+
+    def test_the_cached_tables_follow_the_facts_and_the_filters(self):
+        def channel_rows(response: Any) -> str:
+            html = response.content.decode()
+            start = html.index('id="table-channels"')
+            return html[start : html.index("</table>", start)]
+
+        before = channel_rows(self.client.get("/kpi/", PERIOD))
+        self.assertIn("<td>E-mail</td><td>1</td>", before)
+        self.assertNotIn("<td>SMS</td>", before)
+        self.inbound(at(4, 9), "sms", "+385911234567", "phone")  # refreshes the facts
+        after = channel_rows(self.client.get("/kpi/", PERIOD))
+        self.assertIn("<td>SMS</td><td>1</td>", after)
+        email_only = channel_rows(self.client.get("/kpi/", {**PERIOD, "channel": "email"}))
+        self.assertNotIn("<td>SMS</td>", email_only)
 
     def test_filters_change_the_numbers(self):
         chat = self.client.get("/kpi/", {**PERIOD, "channel": "chat"})
