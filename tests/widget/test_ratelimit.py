@@ -17,7 +17,7 @@ def _clean_cache():
 
 
 class FakeRedis:
-    """INCR and EXPIRE NX in memory; counts pipeline round trips."""
+    """SET NX EX and INCR in memory; counts pipeline round trips."""
 
     def __init__(self) -> None:
         self.values: dict[str, int] = {}
@@ -25,6 +25,7 @@ class FakeRedis:
         self.round_trips = 0
 
     def pipeline(self, transaction: bool = True) -> FakeRedis.Pipeline:
+        assert transaction, "a counter must not expire between its SET and its INCR"
         return FakeRedis.Pipeline(self)
 
     class Pipeline:
@@ -32,23 +33,25 @@ class FakeRedis:
             self.redis = redis
             self.commands: list[tuple[str, str, Any]] = []
 
+        def set(self, key: str, value: int, ex: int, nx: bool = False) -> None:
+            assert nx, "a later hit must not reset the window"
+            self.commands.append(("set", key, (value, ex)))
+
         def incr(self, key: str) -> None:
             self.commands.append(("incr", key, None))
-
-        def expire(self, key: str, seconds: int, nx: bool = False) -> None:
-            assert nx, "a later hit must not push the window's end out"
-            self.commands.append(("expire", key, seconds))
 
         def execute(self) -> list[Any]:
             self.redis.round_trips += 1
             results: list[Any] = []
-            for command, key, seconds in self.commands:
+            for command, key, args in self.commands:
                 if command == "incr":
                     self.redis.values[key] = self.redis.values.get(key, 0) + 1
                     results.append(self.redis.values[key])
+                elif key in self.redis.values:
+                    results.append(None)
                 else:
-                    results.append(key not in self.redis.ttls)
-                    self.redis.ttls.setdefault(key, seconds)
+                    self.redis.values[key], self.redis.ttls[key] = args
+                    results.append(True)
             return results
 
 
