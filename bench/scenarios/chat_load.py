@@ -103,9 +103,10 @@ class Server:
             "127.0.0.1",
             "--port",
             str(self.port),
-            # info: each process logs "Application startup complete.", awaited below.
+            # With workers, info: each logs "Application startup complete.", awaited
+            # below (one process binds its port only once the app is loaded).
             "--log-level",
-            "info",
+            "info" if workers > 1 else "warning",
             "--no-access-log",
             "--ws-per-message-deflate",
             "false",
@@ -133,8 +134,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{app} exited: {self.logfile.read_text()[-2000:]}")
-            started = self.logfile.read_text(errors="replace").count("Application startup complete")
-            if started >= workers:
+            log_text = self.logfile.read_text(errors="replace") if workers > 1 else ""
+            if log_text.count("Application startup complete") >= (workers if workers > 1 else 0):
                 with (
                     contextlib.suppress(OSError),
                     socket.create_connection(("127.0.0.1", self.port), timeout=1),
