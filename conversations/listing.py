@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from conversations import access
-from conversations.models import Channel, Conversation, Entry, Label
+from conversations.models import Channel, Conversation, Entry
 from helpdesk.models import Agent
 
 PAGE_SIZE = 25
@@ -158,7 +158,23 @@ def page(agent: Agent, q: ListQuery, size: int = PAGE_SIZE) -> Page:
     if len(rows) > size:
         rows = rows[:size]
         cursor = _encode(getattr(rows[-1], key), rows[-1].pk)
+    attach_labels(rows)
     return Page(rows, cursor, q)
+
+
+def attach_labels(conversations: Sequence[Conversation]) -> None:
+    """Set `label_list`, [(name, color), ...] by name, on each conversation: one
+    query of plain values (prefetch_related built a manager and Label objects per
+    row, a third of the list's query time)."""
+    labels: dict[int, list[tuple[str, str]]] = {c.pk: [] for c in conversations}
+    if labels:
+        links = Conversation.labels.through.objects.filter(conversation_id__in=labels)
+        for conversation_id, name, color in links.order_by("label__name").values_list(
+            "conversation_id", "label__name", "label__color"
+        ):
+            labels[conversation_id].append((name, color))
+    for c in conversations:
+        c.label_list = labels[c.pk]  # type: ignore[attr-defined]
 
 
 def page_queryset(
@@ -203,7 +219,6 @@ def page_queryset(
     qs = (
         qs.select_related("contact", "assignee")
         .only(*ROW_FIELDS)
-        .prefetch_related(Prefetch("labels", queryset=Label.objects.only("name", "color")))
         .annotate(preview=Subquery(last_message))[: size + 1]
     )
     return qs, key

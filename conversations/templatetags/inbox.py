@@ -99,16 +99,24 @@ def channel_color(channel: str) -> str:
 @register.filter
 def short_age(when: datetime | None) -> str:
     """12s, 5m, 3h, 2d: how long ago, compactly (the list's waiting column)."""
+    return _short_age(when, timezone.now(), _age_units())
+
+
+def _age_units() -> tuple[str, str, str, str]:
+    return _("%(n)ds"), _("%(n)dm"), _("%(n)dh"), _("%(n)dd")
+
+
+def _short_age(when: datetime | None, now: datetime, units: tuple[str, str, str, str]) -> str:
     if when is None:
         return ""
-    seconds = max(0, int((timezone.now() - when).total_seconds()))
+    seconds = max(0, int((now - when).total_seconds()))
     if seconds < 60:
-        return _("%(n)ds") % {"n": seconds}
+        return units[0] % {"n": seconds}
     if seconds < 3600:
-        return _("%(n)dm") % {"n": seconds // 60}
+        return units[1] % {"n": seconds // 60}
     if seconds < 86400:
-        return _("%(n)dh") % {"n": seconds // 3600}
-    return _("%(n)dd") % {"n": seconds // 86400}
+        return units[2] % {"n": seconds // 3600}
+    return units[3] % {"n": seconds // 86400}
 
 
 @register.filter
@@ -224,6 +232,7 @@ def conversation_rows(conversations: Iterable[Conversation]) -> SafeString:
     waiting_since = _esc(_("Waiting for a reply since"))
     unassigned = f'<span class="muted">{_esc(_("Unassigned"))}</span>'
     datetime_format = get_format("DATETIME_FORMAT")
+    now, units = timezone.now(), _age_units()
     statuses = {k: _esc(v) for k, v in Conversation.Status.choices}
     priorities = {k: _esc(v) for k, v in Conversation.Priority.choices}
     # reverse() once: the detail URL with a marker where the number goes.
@@ -241,10 +250,10 @@ def conversation_rows(conversations: Iterable[Conversation]) -> SafeString:
             stamp = dateformat.format(localtime(c.waiting_since), datetime_format)
             age = (
                 f'<span class="wait" title="{waiting_since} {_esc(stamp)}">'
-                f"{_esc(short_age(c.waiting_since))}</span>"
+                f"{_esc(_short_age(c.waiting_since, now, units))}</span>"
             )
         else:
-            age = f'<span class="age">{_esc(short_age(c.last_message_at))}</span>'
+            age = f'<span class="age">{_esc(_short_age(c.last_message_at, now, units))}</span>'
         subject = f'<span class="subject">{_esc(c.subject)}</span> · ' if c.subject else ""
         priority = (
             f'<span class="pill prio {_esc(c.priority)}">'
@@ -252,9 +261,12 @@ def conversation_rows(conversations: Iterable[Conversation]) -> SafeString:
             if c.priority != "normal"
             else ""
         )
+        label_list = getattr(c, "label_list", None)  # listing.attach_labels
+        if label_list is None:
+            label_list = [(label.name, label.color) for label in c.labels.all()]
         labels = "".join(
-            f'<span class="pill label" style="--lc:{_esc(label.color)}">{_esc(label.name)}</span>'
-            for label in c.labels.all()
+            f'<span class="pill label" style="--lc:{_esc(color)}">{_esc(name)}</span>'
+            for name, color in label_list
         )
         assignee = c.assignee
         if assignee is not None:
