@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
-from conversations.models import Contact, Conversation, Entry
+from conversations.models import Attachment, Contact, Conversation, Entry
 
 TIMELINE_PAGE = 60
 
@@ -45,8 +45,9 @@ def entries_queryset() -> QuerySet[Entry]:
 
 
 def page_queryset(contact: Contact, before: str = "") -> QuerySet[Entry]:
-    """The newest TIMELINE_PAGE + 1 entries of a contact (before an entry, if given)."""
-    qs = entries_queryset().filter(contact=contact)
+    """The newest TIMELINE_PAGE + 1 entries of a contact (before an entry, if given);
+    their attachments come from attach_attachments()."""
+    qs = Entry.objects.select_related("author").filter(contact=contact)
     before_id = _uuid(before)
     if before_id is not None:
         anchor = Entry.objects.filter(public_id=before_id, contact=contact).first()
@@ -65,6 +66,7 @@ def build(contact: Contact, current: Conversation, before: str = "") -> Timeline
         rows = rows[:TIMELINE_PAGE]
         earlier = str(rows[-1].public_id)
     rows.reverse()
+    attach_attachments(rows)
     # Runs of other conversations before this one starts collapse, one block per run;
     # from this conversation's first entry on, everything stays inline in time order
     # (entries of other conversations then carry their number), so live entries can
@@ -80,6 +82,17 @@ def build(contact: Contact, current: Conversation, before: str = "") -> Timeline
         segments[-1].entries.append(entry)
     last = str(rows[-1].public_id) if rows else ""
     return Timeline(segments, earlier, last)
+
+
+def attach_attachments(entries: list[Entry]) -> None:
+    """Set `attachment_list` on each entry, in one query: what prefetch_related does,
+    without building a related manager per entry (most entries have none)."""
+    found: dict[int, list[Attachment]] = {e.pk: [] for e in entries}
+    if found:
+        for attachment in Attachment.objects.filter(entry_id__in=found):
+            found[attachment.entry_id].append(attachment)
+    for entry in entries:
+        entry.attachment_list = found[entry.pk]  # type: ignore[attr-defined]
 
 
 def entries_after(conversation: Conversation, after: str, limit: int = 200) -> list[Entry]:

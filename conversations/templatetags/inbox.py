@@ -434,7 +434,9 @@ def _entry(entry: Entry, w: _EntryWords) -> str:
             call.append(f'<p class="muted small">{_esc(p["transcript"])}</p>')
         parts.append("".join(call) + "</div>")
     parts.append("\n    ")
-    attachments = entry.attachments.all()
+    attachments = getattr(entry, "attachment_list", None)  # timeline.attach_attachments
+    if attachments is None:
+        attachments = entry.attachments.all()
     if attachments:
         items = []
         for a in attachments:
