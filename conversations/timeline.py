@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from conversations.models import Attachment, Contact, Conversation, Entry
 
@@ -47,7 +47,12 @@ def entries_queryset() -> QuerySet[Entry]:
 def page_queryset(contact: Contact, before: str = "") -> QuerySet[Entry]:
     """The newest TIMELINE_PAGE + 1 entries of a contact (before an entry, if given);
     their attachments come from attach_attachments()."""
-    qs = Entry.objects.select_related("author").filter(contact=contact)
+    has_attachments = Exists(Attachment.objects.filter(entry=OuterRef("pk")))
+    qs = (
+        Entry.objects.select_related("author")
+        .annotate(has_attachments=has_attachments)
+        .filter(contact=contact)
+    )
     before_id = _uuid(before)
     if before_id is not None:
         anchor = Entry.objects.filter(public_id=before_id, contact=contact).first()
@@ -86,10 +91,12 @@ def build(contact: Contact, current: Conversation, before: str = "") -> Timeline
 
 def attach_attachments(entries: list[Entry]) -> None:
     """Set `attachment_list` on each entry, in one query: what prefetch_related does,
-    without building a related manager per entry (most entries have none)."""
+    without building a related manager per entry. Entries annotated by
+    page_queryset say whether they have any, so most pages need no query."""
     found: dict[int, list[Attachment]] = {e.pk: [] for e in entries}
-    if found:
-        for attachment in Attachment.objects.filter(entry_id__in=found):
+    wanted = [e.pk for e in entries if getattr(e, "has_attachments", True)]
+    if wanted:
+        for attachment in Attachment.objects.filter(entry_id__in=wanted):
             found[attachment.entry_id].append(attachment)
     for entry in entries:
         entry.attachment_list = found[entry.pk]  # type: ignore[attr-defined]
