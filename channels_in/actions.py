@@ -63,7 +63,7 @@ def store_event(
                 body=body,
                 headers=headers,
             )
-            transaction.on_commit(request_drain, robust=True)
+            transaction.on_commit(_drain_after_commit, robust=True)
     except IntegrityError:
         existing = InboundEvent.objects.get(inbox=inbox, provider_event_id=provider_event_id[:255])
         return existing, False
@@ -191,6 +191,15 @@ def request_drain() -> None:
         except Exception:
             cache.delete(DRAIN_REQUESTED_KEY)
             raise
+
+
+def _drain_after_commit() -> None:
+    # A bulk import storing many events in one transaction asks once, at its end.
+    signals.coalesce(_request_drain_for, None)
+
+
+def _request_drain_for(*_events: Any) -> None:
+    request_drain()
 
 
 def process_batch(limit: int | None = None) -> int | None:

@@ -68,8 +68,9 @@ def _identities_query(refs: list[IdentityRef]) -> Q:
 
 def _find_identities(refs: list[IdentityRef]) -> list[Identity]:
     batch = _inbound_batch()
-    if batch is not None and all((r.kind, r.value) in batch.identities for r in refs):
-        return [batch.identities[(r.kind, r.value)] for r in refs]
+    if batch is not None and batch.identities_looked_up.issuperset((r.kind, r.value) for r in refs):
+        keys = [(r.kind, r.value) for r in refs]
+        return [batch.identities[k] for k in keys if k in batch.identities]
     return list(Identity.objects.filter(_identities_query(refs)).select_related("contact"))
 
 
@@ -102,10 +103,18 @@ def resolve_contact(refs: list[IdentityRef], name: str = "") -> Contact:
                     owner.save(update_fields=["name", "updated_at"])
                     for same in _held_copies(owner):
                         same.name = owner.name
-                for ref in missing:
+                created = [
                     Identity.objects.create(contact=owner, kind=ref.kind, value=ref.value)
+                    for ref in missing
+                ]
+            batch = _inbound_batch()
+            if batch is not None:
+                batch.added(owner, created, new_contact=not found)
             return owner
         except IntegrityError:
+            batch = _inbound_batch()
+            if batch is not None:  # what the batch read is no longer true: ask the database
+                batch.identities_looked_up.difference_update((r.kind, r.value) for r in refs)
             continue  # another process created one of these identities first: look again
     raise ActionError(_("Could not resolve the contact; please retry."))
 
@@ -219,13 +228,21 @@ class Recorded:
 def _conversation_from_hints(msg: InboundMessage) -> Conversation | None:
     hints = msg.thread
     if hints.replies_to:
-        earlier = (
-            Entry.objects.filter(provider_id__in=hints.replies_to[-50:])
-            .select_related("conversation")
-            .order_by("-occurred_at")
-            .first()
-        )
+        batch = _inbound_batch()
+        wanted = hints.replies_to[-50:]
+        if batch is not None and batch.hints_looked_up.issuperset(wanted):
+            earlier = batch.replied_to(wanted)
+        else:
+            earlier = (
+                Entry.objects.filter(provider_id__in=wanted)
+                .select_related("conversation")
+                .order_by("-occurred_at")
+                .first()
+            )
         if earlier is not None:
+            state = locks.held()
+            if state is not None and earlier.conversation_id in state.conversations:
+                return state.conversations[earlier.conversation_id]  # as changed so far
             return earlier.conversation
     if hints.conversation_public_id is not None:
         return Conversation.objects.filter(public_id=hints.conversation_public_id).first()
@@ -290,11 +307,14 @@ def _pick_conversation(
         )
     if active is not None:
         return active, False
-    latest = (
-        Conversation.objects.filter(contact=contact, status=Conversation.Status.RESOLVED)
-        .order_by("-resolved_at", "-id")
-        .first()
-    )
+    if batch is not None and contact.pk in batch.new_contacts:
+        latest = None  # created in this transaction: it has no history
+    else:
+        latest = (
+            Conversation.objects.filter(contact=contact, status=Conversation.Status.RESOLVED)
+            .order_by("-resolved_at", "-id")
+            .first()
+        )
     if latest is not None and _stays_resolved(latest, msg):
         return latest, False
     if latest is not None and latest.can_reopen_at(at):
@@ -382,15 +402,42 @@ def _publish_entry(entry: Entry, *, created_conversation: bool = False) -> None:
 class _InboundBatch:
     """What recording a batch of messages needs, read and locked in a few queries."""
 
-    # (kind, value) -> identity with its contact, for every sender already known
+    # (kind, value) -> identity with its contact, for every sender already known; and
+    # every (kind, value) looked up (those missing were unknown then)
     identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
+    identities_looked_up: set[tuple[str, str]] = field(default_factory=set)
     # (inbox id, provider id) looked up, and the entries found for them
     looked_up: set[tuple[int, str]] = field(default_factory=set)
     existing: dict[tuple[int, str], Entry] = field(default_factory=dict)
     # contact id -> its newest active conversation (locked), or None: it has none
     active: dict[int, Conversation | None] = field(default_factory=dict)
+    # contacts created in this transaction (no history to look up)
+    new_contacts: set[int] = field(default_factory=set)
+    # provider ids that threading hints name, looked up; the newest entry of each found
+    hints_looked_up: set[str] = field(default_factory=set)
+    by_provider_id: dict[str, Entry] = field(default_factory=dict)
+
+    def added(self, contact: Contact, identities: list[Identity], *, new_contact: bool) -> None:
+        for identity in identities:
+            identity.contact = contact
+            self.identities[(identity.kind, identity.value)] = identity
+        if new_contact:
+            self.new_contacts.add(contact.pk)
+            self.active[contact.pk] = None
+            locks.hold_contact(contact)  # ours alone until commit
+
+    def replied_to(self, provider_ids: list[str]) -> Entry | None:
+        found = [self.by_provider_id[p] for p in provider_ids if p in self.by_provider_id]
+        return max(found, key=lambda e: e.occurred_at, default=None)
+
+    def _keep_newest(self, entry: Entry) -> None:
+        if entry.provider_id:
+            known = self.by_provider_id.get(entry.provider_id)
+            if known is None or entry.occurred_at > known.occurred_at:
+                self.by_provider_id[entry.provider_id] = entry
 
     def recorded(self, entry: Entry, conversation: Conversation) -> None:
+        self._keep_newest(entry)
         if entry.provider_id and entry.inbox_id is not None:
             key = (entry.inbox_id, entry.provider_id)
             self.looked_up.add(key)
@@ -462,9 +509,15 @@ def _prepare(messages: list[InboundMessage]) -> _InboundBatch:
             batch.looked_up.update((inbox_id, p) for p in provider_ids)
         for entry in Entry.objects.filter(query):
             batch.existing.setdefault((entry.inbox_id or 0, entry.provider_id or ""), entry)
+    hinted = {ref for msg in messages for ref in msg.thread.replies_to[-50:]}
+    if hinted:
+        batch.hints_looked_up = hinted
+        for entry in Entry.objects.filter(provider_id__in=hinted).select_related("conversation"):
+            batch._keep_newest(entry)
     refs = [ref for msg in messages for ref in msg.identities]
     if not refs:
         return batch
+    batch.identities_looked_up = {(ref.kind, ref.value) for ref in refs}
     owners: dict[int, Contact] = {}
     for identity in Identity.objects.filter(_identities_query(refs)).select_related("contact"):
         batch.identities[(identity.kind, identity.value)] = identity

@@ -68,6 +68,13 @@ def lock_contact(contact_id: int) -> Contact:
     return contact
 
 
+def hold_contact(contact: Contact) -> None:
+    """Remember a contact this transaction created (it is ours until commit)."""
+    state = held()
+    if state is not None:
+        state.contacts[contact.pk] = contact
+
+
 def lock_contacts(contact_ids: Iterable[int]) -> dict[int, Contact]:
     """Lock many contacts in one query, in id order (the same order every batch uses)."""
     state = held()

@@ -83,3 +83,48 @@ class IngestEmailCommandTests(EmailTestCase):
     def test_the_inbox_argument_is_required(self):
         with self.assertRaises(CommandError):
             call_command("ingest_email", str(FIXTURES / "outlook_new.eml"))
+
+
+class IngestEmailBatchTests(EmailTestCase):
+    """One mbox, one batch: threads are followed inside the batch as across batches."""
+
+    def test_threads_in_one_batch_hold_with_a_colleague_in_cc(self):
+        tmp = Path(tempfile.mkdtemp(prefix="ingest-email-"))
+        box = mailbox.mbox(str(tmp / "threads.mbox"))
+        for thread in range(3):
+            ids: list[str] = []
+            for position in range(4):
+                sender = f"customer{thread}@example.com"
+                cc = ""
+                if position == 3:  # a colleague of the customer answers the thread
+                    sender, cc = f"colleague{thread}@example.com", f"customer{thread}@example.com"
+                message_id = f"<t{thread}.{position}@example.com>"
+                box.add(
+                    build_mail(
+                        sender,
+                        f"thread {thread} mail {position}",
+                        message_id=message_id,
+                        cc=cc,
+                        in_reply_to=ids[-1] if ids else "",
+                        references=list(ids),
+                    )
+                )
+                ids.append(message_id)
+        box.flush()
+        box.close()
+        out = StringIO()
+        with self.captureOnCommitCallbacks(execute=True):
+            call_command(
+                "ingest_email", "--inbox", "support", str(tmp / "threads.mbox"), stdout=out
+            )
+        self.assertEqual(out.getvalue().strip(), "ingested 12, duplicates 0, failed 0")
+        for thread in range(3):
+            conversations = set(
+                Entry.objects.filter(body__startswith=f"thread {thread} ").values_list(
+                    "conversation_id", flat=True
+                )
+            )
+            self.assertEqual(len(conversations), 1, f"thread {thread} is one conversation")
+        colleague = Entry.objects.get(body="thread 1 mail 3")
+        self.assertEqual(colleague.contact.identities.get().value, "colleague1@example.com")
+        self.assertEqual(InboundEvent.objects.filter(status="processed").count(), 12)

@@ -15,6 +15,7 @@ from django.db import transaction
 from channels_in import actions
 from channels_in.email.ingest import IngestError, RawMail, email_inbox, read_path, store_raw
 from channels_in.models import InboundEvent
+from conversations import signals
 
 BATCH = 200
 
@@ -63,7 +64,9 @@ class Command(BaseCommand):
         # two per mail. Each mail still has its own savepoints, so one bad mail is kept
         # as a failed event while the others are recorded; if the batch itself fails,
         # nothing of it is written and a re-run picks it up (Message-IDs dedupe).
-        with transaction.atomic():
+        # signals.batch outside the transaction: its after-commit work (publishes, KPI
+        # marks) runs once for the batch, after the commit.
+        with signals.batch(), transaction.atomic():
             stored = []
             for mail in batch:
                 event, created = store_raw(inbox, mail.raw, source="file")
