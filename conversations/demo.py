@@ -173,9 +173,9 @@ def quiet_side_effects() -> Iterator[None]:
     original_enqueue = actions.enqueue_on_commit
     original_publish = realtime.publish_now
 
-    def enqueue_except_sends(task_name: str, *args: Any) -> None:
+    def enqueue_except_sends(task_name: str, *args: Any, countdown: float | None = None) -> None:
         if task_name != actions.SEND_OUTBOUND_TASK:
-            original_enqueue(task_name, *args)
+            original_enqueue(task_name, *args, countdown=countdown)
 
     def no_publish(group: str, payload: dict[str, Any]) -> None:
         return None
