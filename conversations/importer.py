@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
-from typing import IO, Any
+from queue import Full, Queue
+from typing import IO, Any, TypeVar
 
 from django.db import connection, transaction
 from django.db.models import AutoField, BigAutoField, Model, Q
@@ -52,6 +54,7 @@ EVENTS = {"resolved", "reopened", "assigned", "snoozed", "priority"}
 CHANNELS = frozenset(Channel.values)
 IDENTITY_KINDS = frozenset(IdentityKind.values)
 AutoFieldTypes = (AutoField, BigAutoField)
+T = TypeVar("T")
 
 
 class ImportLineError(ValueError):
@@ -899,6 +902,70 @@ def _flush(items: list[ImportConversation], directory: _Directory, outcome: Outc
             outcome.errors.append((item.line, f"{type(exc).__name__}: {exc}"))
 
 
+def _parsed_chunks(
+    lines: Iterable[str], size: int
+) -> Iterator[list[tuple[int, ImportConversation | ImportLineError]]]:
+    """The lines parsed, `size` at a time, each with its line number (or its error)."""
+    chunk: list[tuple[int, ImportConversation | ImportLineError]] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            chunk.append((number, parse_line(number, text)))
+        except ImportLineError as exc:
+            chunk.append((number, exc))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _read_ahead(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
+    """Yield `items`, produced by a background thread at most `depth` items ahead.
+
+    Parsing and validating lines is pure Python; writing a batch mostly waits for
+    PostgreSQL, with the GIL released. Parsing the next batch during those waits
+    keeps both cores busy (this process on one, the database on the other). The
+    thread touches no database connection; it stops when the consumer does.
+    """
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(message: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(message, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            put(("error", exc))
+            return
+        put(("done", None))
+
+    thread = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
+
+
 def import_lines(
     lines: Iterable[str],
     *,
@@ -909,7 +976,6 @@ def import_lines(
     """Import JSON Lines (streamed; constant memory); returns the counts."""
     outcome = Outcome()
     directory = _Directory()
-    batch: list[ImportConversation] = []
     reported = 0
 
     def report_errors() -> None:
@@ -923,24 +989,19 @@ def import_lines(
             outcome.errors.clear()
             reported = 0
 
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            batch.append(parse_line(number, text))
-        except ImportLineError as exc:
-            outcome.failed += 1
-            outcome.errors.append((number, str(exc)))
-        if len(batch) >= batch_size:
-            _flush(batch, directory, outcome)
-            batch = []
-            if on_progress is not None:
-                on_progress(outcome)
+    for chunk in _read_ahead(_parsed_chunks(lines, batch_size)):
+        batch: list[ImportConversation] = []
+        for number, parsed in chunk:
+            if isinstance(parsed, ImportLineError):
+                outcome.failed += 1
+                outcome.errors.append((number, str(parsed)))
+            else:
+                batch.append(parsed)
         report_errors()
-    _flush(batch, directory, outcome)
-    report_errors()
-    if on_progress is not None:
-        on_progress(outcome)
+        _flush(batch, directory, outcome)
+        report_errors()
+        if on_progress is not None:
+            on_progress(outcome)
     return outcome
 
 

@@ -147,3 +147,36 @@ class ImportBatchTests(HelpdeskTestCase):
         # Nothing of the failed line was written, not even its contact.
         self.assertFalse(Identity.objects.filter(value="bob@example.com").exists())
         self.assertEqual(Entry.objects.count(), 6)
+
+
+class ReadAheadTests(HelpdeskTestCase):
+    def test_items_come_in_order_and_a_reading_error_reaches_the_caller(self):
+        from conversations.importer import _read_ahead
+
+        self.assertEqual(list(_read_ahead(iter(range(10)), depth=2)), list(range(10)))
+
+        def broken() -> Any:
+            yield 1
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+        reader = _read_ahead(broken())
+        self.assertEqual(next(reader), 1)
+        with self.assertRaises(UnicodeDecodeError):
+            next(reader)
+
+    def test_the_thread_stops_when_the_caller_stops_reading(self):
+        import threading
+
+        from conversations.importer import _read_ahead
+
+        reader = _read_ahead(iter(range(1000)), depth=1)
+        self.assertEqual(next(reader), 0)
+        reader.close()
+        self.assertFalse(any(t.name == "import-read-ahead" for t in threading.enumerate()))
+
+    def test_a_file_of_bad_lines_is_reported_line_by_line(self):
+        errors: list[tuple[int, str]] = []
+        lines = ["{not json"] * 5 + ["", _line("a", "ana@example.com", "2026-03-01T09:00:00+00:00")]
+        outcome = import_lines(lines, batch_size=2, on_error=lambda n, r: errors.append((n, r)))
+        self.assertEqual((outcome.imported, outcome.failed), (1, 5))
+        self.assertEqual([n for n, _r in errors], [1, 2, 3, 4, 5])
