@@ -1,22 +1,26 @@
 """KPI benchmark: import history, rebuild facts, refresh one change, read the dashboard.
 
-Standalone, on its own PostgreSQL database (created if missing):
+Figures (issue #9): `manage.py kpi_rebuild` seconds, one incremental refresh after one
+change, p50/p95 of GET /api/v1/kpi/summary/ and /kpi/ (warm: the facts unchanged,
+the common case between refreshes; plus the cold first request after a refresh),
+and `manage.py import_conversations` conversations per second, each beside the bare
+SQL baseline: a per-channel per-day GROUP BY over the conversations.
+
+Standalone, on a PostgreSQL database of its own:
 
     .venv/bin/python -m bench.scenarios.kpi \\
-        --database-url postgres://postgres@127.0.0.1:5432/hd_kpibench \\
-        --conversations 100000 --entries 1000000
+        --database-url postgres://postgres@127.0.0.1:5432/hd_kpi --reuse --runs 3
 
-1. generates a JSON Lines file in the IMPORT_FORMAT.md shape (~10 entries per
-   conversation: inbound, auto-acks, replies, notes, channel switches, reopen,
-   resolutions, CSAT/NPS) and times `manage.py import_conversations` (conv/s);
-2. times `manage.py kpi_rebuild`;
-3. times one incremental refresh after resolving one conversation;
-4. p50/p95 of GET /api/v1/kpi/summary/ and /kpi/ through Django's test client
-   in-process (cold first request, then warm), for a 30-day period;
-5. the baseline: a bare per-channel per-day GROUP BY over the conversations (psql).
+--reuse measures the database as it is (e.g. a copy of a seed_demo load); without
+it the database is dropped, migrated and filled by importing the generated history.
+The import is timed into a scratch database (--import-database-url, dropped and
+recreated for each of --import-runs runs), so the measured database never grows.
+Reads go through Django's test client in-process, one at a time (concurrency 1),
+--requests of each after a warm-up. Every figure is the median of --runs runs.
 
-Inside `bench/run.py` (the shared scenario interface), `run(ctx)` does the same on
-the benchmark database at its scale and reads the pages over real HTTP.
+Inside `bench/run.py` (the shared scenario interface), `run(ctx)` measures the
+benchmark database at its scale and reads the pages over real HTTP, 1,000 requests
+each at 2 in flight (one per core).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +44,10 @@ PRIORITY = 80
 CHANNELS = ["email", "chat", "whatsapp", "sms", "phone", "messenger", "telegram"]
 WEIGHTS = [30, 28, 14, 9, 9, 6, 4]
 END = datetime(2026, 11, 1, tzinfo=UTC)
+SUMMARY_PATH = "/api/v1/kpi/summary/?start={start}&end={end}"
+DASHBOARD_PATH = "/kpi/?start={start}&end={end}"
+HTTP_CONCURRENCY = 2
+REQUESTS = 1000
 
 
 def generate(path: Path, conversations: int, entries: int, seed: int = 7) -> int:
@@ -139,7 +148,7 @@ def _manage(env: dict[str, str], *args: str) -> tuple[float, str]:
 
 
 INCREMENTAL = """
-import os, time
+import json, os, time
 from conversations import actions, signals
 from conversations.models import Conversation
 from kpi.actions import refresh_kpis
@@ -147,39 +156,42 @@ from kpi.actions import refresh_kpis
 signals.conversation_changed.disconnect(dispatch_uid="kpi.changed")
 signals.entry_created.disconnect(dispatch_uid="kpi.entry")
 # Steady state: nothing else changed within the watermark overlap (60 s).
-time.sleep(max(0.0, 61 - (time.time() - float(os.environ["KPI_BENCH_IMPORTED_AT"]))))
+time.sleep(max(0.0, float(os.environ.get("KPI_BENCH_QUIET_FROM", "0")) - time.time()))
 refresh_kpis()
-c = Conversation.objects.filter(status="open").order_by("-id").first()
-actions.set_status(c, None, "resolved")
-started = time.perf_counter()
-changed = refresh_kpis()
-print("INCREMENTAL", time.perf_counter() - started, changed)
+samples = []
+for c in Conversation.objects.filter(status="open").order_by("-id")[: int(os.environ["RUNS"])]:
+    actions.set_status(c, None, "resolved")
+    started = time.perf_counter()
+    changed = refresh_kpis()
+    samples.append([time.perf_counter() - started, changed])
+print("INCREMENTAL", json.dumps(samples))
 """
 
 READS = """
-import time, statistics
+import json, os, time
+from django.core.cache import cache
 from django.test import Client
 from helpdesk.models import Agent
-from django.core.cache import cache
+from kpi.actions import refresh_kpis
 sam, _ = Agent.objects.get_or_create(
     email="bench-supervisor@example.org", defaults={"role": "supervisor"}
 )
 client = Client()
 client.force_login(sam)
-for name, path in [("summary", "/api/v1/kpi/summary/?start=2026-10-01&end=2026-11-01"),
-                   ("dashboard", "/kpi/?start=2026-10-01&end=2026-11-01")]:
+result = {}
+for name in ("summary", "dashboard"):
+    path = os.environ[name.upper() + "_PATH"]
     cache.clear()
     started = time.perf_counter()
     assert client.get(path).status_code == 200
     cold = (time.perf_counter() - started) * 1000
     samples = []
-    for _ in range(200):
+    for _ in range(int(os.environ["REQUESTS"])):
         started = time.perf_counter()
         assert client.get(path).status_code == 200
         samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p95 = samples[int(len(samples) * 0.95) - 1]
-    print("READ", name, cold, statistics.median(samples), p95)
+    result[name] = {"cold_ms": cold, "samples_ms": samples}
+print("READS", json.dumps(result))
 """
 
 BASELINE_SQL = (
@@ -189,6 +201,7 @@ BASELINE_SQL = (
 
 
 def baseline_ms(dsn: str, runs: int = 7) -> float:
+    """Median of the bare per-channel per-day GROUP BY over the conversations."""
     import psycopg
 
     samples = []
@@ -200,119 +213,232 @@ def baseline_ms(dsn: str, runs: int = 7) -> float:
     return percentile(samples, 50)
 
 
-def _ensure_database(url: str) -> None:
+def _recreate_database(url: str) -> None:
     import psycopg
 
     base, name = url.rsplit("/", 1)
     with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _drop_database(url: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _say(message: str) -> None:
     print(f"[kpi bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def measure(env: dict[str, str], dsn: str, conversations: int, entries: int) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    _say(f"generating {conversations} conversations")
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _period() -> dict[str, str]:
+    """A 31-day month where both the generated history and seed_demo's data are."""
+    return {"start": "2026-10-01", "end": "2026-11-01"}
+
+
+def import_rates(
+    env: dict[str, str], import_url: str, conversations: int, entries: int, runs: int
+) -> list[float]:
+    """import_conversations conv/s into a fresh scratch database, `runs` times."""
+    rates = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "history.jsonl"
-        started = time.monotonic()
-        figures["entries"] = generate(path, conversations, entries)
-        figures["generate_s"] = time.monotonic() - started
-        _say(f"importing {figures['entries']} entries")
-        elapsed, out = _manage(env, "import_conversations", str(path), "--no-progress")
-        figures["import_s"] = elapsed
-        figures["import_output"] = out.strip()
-        figures["import_rate"] = conversations / elapsed
-        env = {**env, "KPI_BENCH_IMPORTED_AT": str(time.time())}
-    _say(f"imported at {figures['import_rate']:.0f} conv/s; rebuilding")
-    elapsed, out = _manage(env, "kpi_rebuild")
-    figures["rebuild_wall_s"] = elapsed
-    figures["rebuild_output"] = out.strip()
-    _say(f"{figures['rebuild_output']}; incremental refresh")
+        generate(path, conversations, entries)
+        scratch = {**env, "DATABASE_URL": import_url}
+        try:
+            for run in range(runs):
+                _recreate_database(import_url)
+                _manage(scratch, "migrate", "--no-input", "-v", "0")
+                elapsed, out = _manage(
+                    scratch, "import_conversations", str(path), "--no-progress", "--skip-checks"
+                )
+                rates.append(conversations / elapsed)
+                _say(f"import {run + 1}: {out.strip()}; {rates[-1]:.0f} conv/s, load {_load()}")
+        finally:
+            _drop_database(import_url)
+    return rates
+
+
+def rebuild_seconds(env: dict[str, str], runs: int) -> list[float]:
+    """Wall time of `manage.py kpi_rebuild`, process start included, `runs` times."""
+    samples = []
+    for run in range(runs):
+        elapsed, out = _manage(env, "kpi_rebuild", "--skip-checks")
+        samples.append(elapsed)
+        _say(f"rebuild run {run + 1}: {elapsed:.2f} s wall; {out.strip()} (load {_load()})")
+    return samples
+
+
+def incremental_seconds(env: dict[str, str], runs: int) -> list[float]:
+    """`runs` refreshes, each after resolving one open conversation.
+
+    KPI_BENCH_QUIET_FROM in env: wait until then, so that only the one change is
+    within the refresh's watermark overlap (60 s after a fresh import).
+    """
+    env = {**env, "RUNS": str(runs)}
     _elapsed, out = _manage(env, "shell", "-c", INCREMENTAL)
-    for line in out.splitlines():
-        if line.startswith("INCREMENTAL"):
-            figures["incremental_s"] = float(line.split()[1])
-    _say("reads")
+    line = next(x for x in out.splitlines() if x.startswith("INCREMENTAL"))
+    samples = [seconds for seconds, _changed in json.loads(line.split(" ", 1)[1])]
+    _say(f"incremental refreshes: {', '.join(f'{x:.3f}' for x in samples)} s")
+    return samples
+
+
+def in_process_reads(env: dict[str, str], requests: int) -> dict[str, Any]:
+    period = _period()
+    env = {
+        **env,
+        "REQUESTS": str(requests),
+        "SUMMARY_PATH": SUMMARY_PATH.format(**period),
+        "DASHBOARD_PATH": DASHBOARD_PATH.format(**period),
+    }
     _elapsed, out = _manage(env, "shell", "-c", READS)
-    for line in out.splitlines():
-        if line.startswith("READ"):
-            _tag, name, cold, p50, p95 = line.split()
-            figures[f"{name}_cold_ms"] = float(cold)
-            figures[f"{name}_p50_ms"] = float(p50)
-            figures[f"{name}_p95_ms"] = float(p95)
+    line = next(x for x in out.splitlines() if x.startswith("READS"))
+    return dict(json.loads(line.split(" ", 1)[1]))
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def measure(
+    env: dict[str, str],
+    dsn: str,
+    *,
+    conversations: int,
+    entries: int,
+    runs: int,
+    import_runs: int,
+    import_url: str,
+    requests: int,
+) -> dict[str, Any]:
+    figures: dict[str, Any] = {"load_before": _load(), "runs": runs}
+    if import_runs:
+        rates = import_rates(env, import_url, conversations, entries, import_runs)
+        figures["import_conv_per_s"] = rates
+        figures["import_conv_per_s_median"] = _median(rates)
+    figures["rebuild_s"] = rebuild_seconds(env, runs)
+    figures["rebuild_s_median"] = _median(figures["rebuild_s"])
+    figures["incremental_s"] = incremental_seconds(env, runs)
+    figures["incremental_s_median"] = _median(figures["incremental_s"])
+    for run in range(runs):
+        reads = in_process_reads(env, requests)
+        for name, data in reads.items():
+            samples = data["samples_ms"]
+            figures.setdefault(f"{name}_cold_ms", []).append(data["cold_ms"])
+            figures.setdefault(f"{name}_p50_ms", []).append(percentile(samples, 50))
+            figures.setdefault(f"{name}_p95_ms", []).append(percentile(samples, 95))
+        _say(
+            f"reads run {run + 1}: summary p95 {figures['summary_p95_ms'][-1]:.1f} ms, "
+            f"dashboard p95 {figures['dashboard_p95_ms'][-1]:.1f} ms (load {_load()})"
+        )
+    for key in [k for k in figures if k.endswith("_ms") and isinstance(figures[k], list)]:
+        figures[f"{key}_median"] = _median(figures[key])
+    figures["reads"] = f"in-process, concurrency 1, {requests} requests each, warm cache"
     figures["baseline_ms"] = baseline_ms(dsn)
+    figures["load_after"] = _load()
     return figures
 
 
-def run(ctx: Context) -> list[Result]:
-    """Inside bench/run.py: the same figures on the benchmark database at its scale."""
-    figures = measure(dict(ctx.env), ctx.dsn, ctx.conversations, ctx.entries)
-    summary = http_load(
+def _http_reads(ctx: Context, path: str) -> Any:
+    with ctx.client() as client:  # warm the cache
+        client.get(path).raise_for_status()
+    return http_load(
         ctx.base_url,
-        lambda i: ("GET", "/api/v1/kpi/summary/?start=2026-10-01&end=2026-11-01", {}),
-        total=300,
-        concurrency=4,
+        lambda i: ("GET", path, {}),
+        total=REQUESTS,
+        concurrency=HTTP_CONCURRENCY,
         cookies=ctx.session_cookie,
     )
-    base = figures["baseline_ms"]
+
+
+def run(ctx: Context) -> list[Result]:
+    """Inside bench/run.py: the benchmark database at its scale, pages over HTTP.
+
+    The import runs into a scratch database beside it, at the same scale, so the
+    database the other scenarios see is left as it was (its facts rebuilt).
+    """
+    env = dict(ctx.env)
+    import_url = ctx.database_url + "_kpi_import"
+    rates = import_rates(env, import_url, ctx.conversations, ctx.entries, 1)
+    rebuild = rebuild_seconds(env, 1)[0]
+    incremental = incremental_seconds(env, 3)
+    period = _period()
+    summary = _http_reads(ctx, SUMMARY_PATH.format(**period))
+    dashboard = _http_reads(ctx, DASHBOARD_PATH.format(**period))
+    base = baseline_ms(ctx.dsn)
     label = "bare per-channel per-day GROUP BY over conversations"
+    with_load = f"load {_load()}"
     return [
-        Result("kpi", "import_conversations", figures["import_rate"], "conv/s"),
+        Result("kpi", "import_conversations", rates[0], "conv/s", notes=with_load),
+        Result("kpi", "kpi_rebuild", rebuild * 1000, "ms", base, label, notes=with_load),
         Result(
             "kpi",
-            "kpi_rebuild",
-            figures["rebuild_wall_s"] * 1000,
-            "ms",
-            base,
-            label,
-            notes=figures["rebuild_output"],
-        ),
-        Result(
-            "kpi",
-            "incremental refresh after one change",
-            figures["incremental_s"] * 1000,
+            "incremental refresh after one change (median of 3)",
+            _median(incremental) * 1000,
             "ms",
             base,
             label,
         ),
+        Result("kpi", "summary API p95 (HTTP)", summary.p95, "ms", base, label, summary.describe()),
         Result(
-            "kpi",
-            "summary API p95 (HTTP)",
-            summary.p95,
-            "ms",
-            base,
-            label,
-            notes=summary.describe(),
+            "kpi", "dashboard p95 (HTTP)", dashboard.p95, "ms", base, label, dashboard.describe()
         ),
-        Result("kpi", "dashboard p95 (in-process)", figures["dashboard_p95_ms"], "ms", base, label),
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/hd_kpibench")
+    parser.add_argument("--reuse", action="store_true", help="measure the database as it is")
+    parser.add_argument("--import-database-url", default="")
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--import-runs", type=int, default=None, help="default: --runs")
+    parser.add_argument("--requests", type=int, default=REQUESTS)
     args = parser.parse_args()
-    if not args.database_url.startswith("postgres://postgres@127.0.0.1"):
+    urls = [args.database_url, args.import_database_url or args.database_url + "_import"]
+    if not all(u.startswith("postgres://postgres@127.0.0.1") for u in urls):
         raise SystemExit("benchmarks only run against a local PostgreSQL")
-    _ensure_database(args.database_url)
     env = {
         **os.environ,
         "DATABASE_URL": args.database_url,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": str(ROOT),
     }
     # tests.settings: eager Celery and a local-memory cache, so no Redis or worker is
     # needed; the database is the real PostgreSQL.
     env.setdefault("KPI_SURVEYS_ENABLED", "0")
-    _manage(env, "migrate", "--no-input")
-    figures = measure(env, args.database_url, args.conversations, args.entries)
+    import_runs = args.runs if args.import_runs is None else args.import_runs
+    quiet_from = 0.0
+    if not args.reuse:
+        _recreate_database(args.database_url)
+        _manage(env, "migrate", "--no-input", "-v", "0")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "history.jsonl"
+            generate(path, args.conversations, args.entries)
+            _manage(env, "import_conversations", str(path), "--no-progress")
+        quiet_from = time.time() + 61
+    env["KPI_BENCH_QUIET_FROM"] = str(quiet_from)
+    figures = measure(
+        env,
+        args.database_url,
+        conversations=args.conversations,
+        entries=args.entries,
+        runs=args.runs,
+        import_runs=import_runs,
+        import_url=urls[1],
+        requests=args.requests,
+    )
+    figures["command"] = " ".join(sys.argv)
+    figures["date"] = datetime.now(UTC).isoformat(timespec="seconds")
     print(json.dumps(figures, indent=2))
 
 
