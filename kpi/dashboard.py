@@ -106,8 +106,12 @@ def _card(
     return card
 
 
-def cards(current: dict[str, Any], previous: dict[str, Any]) -> list[Card]:
-    targets = {t.metric: t for t in KpiTarget.objects.all()}
+def cards(
+    current: dict[str, Any], previous: dict[str, Any], targets_list: list[KpiTarget] | None = None
+) -> list[Card]:
+    if targets_list is None:
+        targets_list = list(KpiTarget.objects.all())
+    targets = {t.metric: t for t in targets_list}
 
     def both(*path: str) -> tuple[Any, Any]:
         a: Any = current
@@ -476,10 +480,12 @@ def build(query: KpiQuery, span: int = 30) -> dict[str, Any]:
         }
         cache.set(key, context, CACHE_SECONDS)
     current = {**context["summary"], "backlog": compute.backlog(f)}
+    targets = list(KpiTarget.objects.all())  # live: editable on the page
     context = {
         **context,
         "summary": current,
-        "cards": cards(current, context["previous_summary"]),
+        "cards": cards(current, context["previous_summary"], targets),
+        "targets": targets,
         "generated_at": timezone.now(),
         # The template caches what follows the facts alone (charts, tables) under it.
         "board_key": key,

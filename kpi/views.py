@@ -54,7 +54,6 @@ def _context(request: HttpRequest) -> dict[str, Any]:
             "channel_choices": Channel.choices,
             "teams_all": Team.objects.only("pk", "name"),
             "agents_all": Agent.objects.filter(is_active=True).only("pk", "name", "email"),
-            "targets": KpiTarget.objects.all(),
             "table_headers": dashboard.TABLE_HEADERS,
             "end_inclusive": query.end - timedelta(days=1),
         }
