@@ -284,13 +284,16 @@ def _fill_scratch(ids: Sequence[int] | None) -> None:
     business = _business_frt(ids)
     rows = [(pk, business.get(pk), channels.get(pk, 0)) for pk in channels.keys() | business]
     table = connection.ops.quote_name(SCRATCH_TABLE)
+    postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} (conversation_id bigint PRIMARY KEY,"
             " business_frt_seconds double precision, inbound_channels integer NOT NULL)"
+            # PostgreSQL empties it at commit; elsewhere the DELETE below does.
+            + (" ON COMMIT DELETE ROWS" if postgresql else "")
         )
         cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - a constant name
-        if connection.vendor == "postgresql":
+        if postgresql:
             with cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
