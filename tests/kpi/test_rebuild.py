@@ -144,3 +144,10 @@ class FullRebuildIndexTests(KpiTestCase):
         refresh_kpis(full=True)
         self.assertEqual(indexes(), before)
         self.assertEqual(KpiConversationFact.objects.count(), 1)
+        # ...and analyzed: TRUNCATE dropped the planner's row counts.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples FROM pg_class WHERE relname = %s",
+                [KpiConversationFact._meta.db_table],
+            )
+            self.assertEqual(cursor.fetchone()[0], 1)
