@@ -12,20 +12,25 @@ process writes each message alone, as before; a busy one flushes once per batch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
 from widget.actions import Acked, VisitorMessage, record_visitor_messages
 
-# Writes in flight per process: each holds a thread of the pool and a database
-# connection (the pool's default size is 10) until its batch committed.
-WRITERS = 4
-# Messages per transaction at most: their contacts and conversations stay locked
-# until it commits.
-MAX_BATCH = 50
+# Writes in flight per process, each on a thread of its own (so a busy chat never
+# takes the threads hello and history need) holding a database connection (the
+# pool's default size is 10) until its batch committed. A message is a chain of
+# round trips to PostgreSQL, so parallel writers are what throughput is made of.
+WRITERS = 6
+# Messages per transaction at most. Written one after the other in it, so this
+# bounds how long the first waits for the last, and how long their contacts and
+# conversations stay locked.
+MAX_BATCH = 10
 
 
 class Recorder:
@@ -58,9 +63,12 @@ class Recorder:
     async def _write(
         self, batch: list[tuple[VisitorMessage, asyncio.Future[Acked | Exception]]]
     ) -> None:
-        write = database_sync_to_async(
-            record_visitor_messages, thread_sensitive=settings.WIDGET_DB_THREAD_SENSITIVE
-        )
+        if settings.WIDGET_DB_THREAD_SENSITIVE:  # tests: on their own connection
+            write = database_sync_to_async(record_visitor_messages)
+        else:
+            write = database_sync_to_async(
+                record_visitor_messages, thread_sensitive=False, executor=_writers()
+            )
         try:
             results: list[Acked | Exception] = await write([message for message, _ in batch])
         except Exception as exc:  # noqa: BLE001 - e.g. Redis down: every message hears it
@@ -71,6 +79,11 @@ class Recorder:
             if not future.done():
                 future.set_result(result)
         self._start_writers()
+
+
+@functools.cache
+def _writers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="widget-writer")
 
 
 _recorders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Recorder] = (
