@@ -1,7 +1,8 @@
 """What the manager's dashboard shows, built as plain values for the template and CSV.
 
 Everything here reads the stored facts (kpi.compute) and is cached per facts
-version, so the page costs a handful of queries; the backlog card is live.
+version, so the page costs a handful of queries; the backlog card is live (counts at
+most compute.BACKLOG_MAX_AGE seconds old).
 """
 
 from __future__ import annotations
@@ -479,7 +480,7 @@ def build(query: KpiQuery, span: int = 30) -> dict[str, Any]:
             "heat_map": heat_map(current["channel_switch"]["matrix"]),
         }
         cache.set(key, context, CACHE_SECONDS)
-    current = {**context["summary"], "backlog": compute.backlog(f)}
+    current = {**context["summary"], "backlog": compute.backlog(f, max_age=compute.BACKLOG_MAX_AGE)}
     targets = list(KpiTarget.objects.all())  # live: editable on the page
     context = {
         **context,

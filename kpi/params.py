@@ -112,7 +112,7 @@ def parse_query(data: Mapping[str, Any]) -> KpiQuery:
 
 def summary_for(query: KpiQuery) -> dict[str, Any]:
     """KPI.md's JSON. Stored-fact figures are cached per facts version (any refresh
-    that changes facts bumps it); the live backlog is always fresh."""
+    that changes facts bumps it); the live backlog is at most a few seconds old."""
     filters = query.filters
     key = f"kpi:summary:{facts_version()}:{query.start}:{query.end}:{filters.key()}"
     data = cache.get(key)
@@ -120,5 +120,5 @@ def summary_for(query: KpiQuery) -> dict[str, Any]:
         data = compute.summary(query.start, query.end, filters)
         cache.set(key, data, CACHE_SECONDS)
     else:
-        data = {**data, "backlog": compute.backlog(filters)}
+        data = {**data, "backlog": compute.backlog(filters, max_age=compute.BACKLOG_MAX_AGE)}
     return data

@@ -247,6 +247,17 @@ class BacklogTests(KpiTestCase):
         backlog = compute.backlog(Filters(), now=at(2, 12))
         self.assertEqual(backlog, {"open": 1, "pending": 1, "oldest_waiting_seconds": 3 * 3600.0})
 
+    def test_pages_reuse_the_counts_for_a_few_seconds_but_the_wait_keeps_growing(self):
+        self.inbound(at(2, 9), who="a@example.com")
+        first = compute.backlog(Filters(), now=at(2, 10), max_age=5)
+        self.inbound(at(2, 9, 30), who="b@example.com")
+        with self.assertNumQueries(0):
+            again = compute.backlog(Filters(), now=at(2, 11), max_age=5)
+        self.assertEqual((first["open"], again["open"]), (1, 1))
+        self.assertEqual(again["oldest_waiting_seconds"], 2 * 3600.0)
+        self.assertEqual(compute.backlog(Filters(), now=at(2, 11))["open"], 2)  # live
+        self.assertEqual(compute.backlog(Filters(channel="sms"), max_age=5)["open"], 0)
+
 
 class IncrementalRefreshTests(KpiTestCase):
     def test_a_new_conversation_updates_the_fcr_of_the_earlier_one_of_that_contact(self):
