@@ -58,7 +58,10 @@ class Batch:
             sent += 1
             signal.send_robust(sender=None, **kwargs)
         while self.coalesced:
-            func, items = self.coalesced.popitem()
+            # Oldest first: live events (registered with the first message) go out
+            # before the KPI, media and survey lookups.
+            func = next(iter(self.coalesced))
+            items = self.coalesced.pop(func)
             try:
                 func(*items)
             except Exception:  # noqa: BLE001 - like send_robust: the writes are committed
