@@ -10,6 +10,7 @@ import contextlib
 import logging
 import mimetypes
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -416,6 +417,9 @@ class _InboundBatch:
     # provider ids that threading hints name, looked up; the newest entry of each found
     hints_looked_up: set[str] = field(default_factory=set)
     by_provider_id: dict[str, Entry] = field(default_factory=dict)
+    # widget client ids looked up, and the entries found: (contact id, client id)
+    client_ids_looked_up: set[uuid.UUID] = field(default_factory=set)
+    by_client_id: dict[tuple[int, uuid.UUID], Entry] = field(default_factory=dict)
 
     def added(self, contact: Contact, identities: list[Identity], *, new_contact: bool) -> None:
         for identity in identities:
@@ -438,6 +442,8 @@ class _InboundBatch:
 
     def recorded(self, entry: Entry, conversation: Conversation) -> None:
         self._keep_newest(entry)
+        if entry.client_id is not None:
+            self.by_client_id[(entry.contact_id, entry.client_id)] = entry
         if entry.provider_id and entry.inbox_id is not None:
             key = (entry.inbox_id, entry.provider_id)
             self.looked_up.add(key)
@@ -509,6 +515,12 @@ def _prepare(messages: list[InboundMessage]) -> _InboundBatch:
             batch.looked_up.update((inbox_id, p) for p in provider_ids)
         for entry in Entry.objects.filter(query):
             batch.existing.setdefault((entry.inbox_id or 0, entry.provider_id or ""), entry)
+    client_ids = {msg.client_id for msg in messages if msg.client_id is not None}
+    if client_ids:
+        batch.client_ids_looked_up = client_ids
+        for entry in Entry.objects.filter(client_id__in=client_ids):
+            if entry.client_id is not None:
+                batch.by_client_id[(entry.contact_id, entry.client_id)] = entry
     hinted = {ref for msg in messages for ref in msg.thread.replies_to[-50:]}
     if hinted:
         batch.hints_looked_up = hinted
@@ -565,7 +577,10 @@ def record_inbound(msg: InboundMessage) -> Recorded:
     contact = resolve_contact(msg.identities, msg.contact_name)
     contact = locks.lock_contact(contact.pk)
     if msg.client_id is not None:
-        existing = Entry.objects.filter(contact=contact, client_id=msg.client_id).first()
+        if batch is not None and msg.client_id in batch.client_ids_looked_up:
+            existing = batch.by_client_id.get((contact.pk, msg.client_id))
+        else:
+            existing = Entry.objects.filter(contact=contact, client_id=msg.client_id).first()
         if existing is not None:
             return Recorded(existing, False)
     at = msg.occurred_at or timezone.now()

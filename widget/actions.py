@@ -158,16 +158,24 @@ def record_visitor_message(
     attachments: list[AttachmentRef] | None = None,
 ) -> core.Recorded:
     """One visitor message on the timeline; the same client_id again is the same entry."""
-    return core.record_inbound(
-        InboundMessage(
-            inbox_id=inbox.pk,
-            channel=Channel.CHAT,
-            identities=session_identities(session),
-            team_id=inbox.team_id,
-            body=body,
-            client_id=client_id,
-            attachments=attachments or [],
-        )
+    return core.record_inbound(_inbound(inbox, session, client_id, body, attachments))
+
+
+def _inbound(
+    inbox: Inbox,
+    session: VisitorSession,
+    client_id: uuid.UUID,
+    body: str,
+    attachments: list[AttachmentRef] | None = None,
+) -> InboundMessage:
+    return InboundMessage(
+        inbox_id=inbox.pk,
+        channel=Channel.CHAT,
+        identities=session_identities(session),
+        team_id=inbox.team_id,
+        body=body,
+        client_id=client_id,
+        attachments=attachments or [],
     )
 
 
@@ -225,8 +233,14 @@ def record_visitor_messages(messages: list[VisitorMessage]) -> list[Acked | Exce
         writes.append((i, message, client_id, body))
     if len(writes) > 1:
         try:
-            with signals.batch(), transaction.atomic():
-                written = [(i, _write(m, client_id, body)) for i, m, client_id, body in writes]
+            inbound = [_inbound(m.inbox, m.session, cid, body) for _, m, cid, body in writes]
+            # inbound_batch: senders, contacts, conversations and client ids read and
+            # locked once for the batch, not per message.
+            with signals.batch(), transaction.atomic(), core.inbound_batch(inbound):
+                written = [
+                    (i, _write(m, msg))
+                    for (i, m, _cid, _body), msg in zip(writes, inbound, strict=True)
+                ]
             for i, acked in written:
                 answers[i] = acked
             writes = []
@@ -234,7 +248,7 @@ def record_visitor_messages(messages: list[VisitorMessage]) -> list[Acked | Exce
             log.warning("a batch of %d widget messages failed", len(writes), exc_info=True)
     for i, m, client_id, body in writes:
         try:
-            answers[i] = _write(m, client_id, body)
+            answers[i] = _write(m, _inbound(m.inbox, m.session, client_id, body))
         except Exception as exc:  # noqa: BLE001 - the answer for this message's socket
             answers[i] = exc
     return [answer for answer in answers if answer is not None]  # all answered by now
@@ -249,9 +263,9 @@ def _check(message: VisitorMessage, allowed: bool) -> tuple[uuid.UUID, str]:
         return parse_client_id(message.client_id), body
 
 
-def _write(message: VisitorMessage, client_id: uuid.UUID, body: str) -> Acked:
+def _write(message: VisitorMessage, inbound: InboundMessage) -> Acked:
     with translation.override(message.language):
-        recorded = record_visitor_message(message.inbox, message.session, client_id, body)
+        recorded = core.record_inbound(inbound)
         entry = recorded.entry
         return Acked(
             # A new text message has no attachments: no need to ask the database.
