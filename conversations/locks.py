@@ -12,8 +12,11 @@ import contextlib
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from conversations.models import Contact, Conversation, Entry
+
+Row = TypeVar("Row", Contact, Conversation)
 
 
 @dataclass
@@ -55,55 +58,64 @@ def forget() -> None:
         _local.held = Held()
 
 
+def _held_rows(model: type[Row]) -> dict[int, Row] | None:
+    state = held()
+    if state is None:
+        return None
+    rows = state.contacts if model is Contact else state.conversations
+    return rows  # type: ignore[return-value]
+
+
+def _lock(model: type[Row], pk: int) -> Row:
+    rows = _held_rows(model)
+    if rows is not None and pk in rows:
+        return rows[pk]
+    row = model._default_manager.select_for_update(no_key=True).get(pk=pk)
+    if rows is not None:
+        rows[pk] = row
+    return row
+
+
+def _hold(row: Row) -> None:
+    rows = _held_rows(type(row))
+    if rows is not None:
+        rows[row.pk] = row
+
+
 def lock_contact(contact_id: int) -> Contact:
     # Serializes "pick or create the conversation" per contact, so two messages of a
     # new customer arriving at once land in one conversation (no-op on SQLite, where
     # IMMEDIATE transactions already serialize writers).
-    state = held()
-    if state is not None and contact_id in state.contacts:
-        return state.contacts[contact_id]
-    contact = Contact.objects.select_for_update(no_key=True).get(pk=contact_id)
-    if state is not None:
-        state.contacts[contact_id] = contact
-    return contact
+    return _lock(Contact, contact_id)
 
 
 def hold_contact(contact: Contact) -> None:
     """Remember a contact this transaction created (it is ours until commit)."""
-    state = held()
-    if state is not None:
-        state.contacts[contact.pk] = contact
+    _hold(contact)
 
 
 def lock_contacts(contact_ids: Iterable[int]) -> dict[int, Contact]:
     """Lock many contacts in one query, in id order (the same order every batch uses)."""
-    state = held()
-    wanted = set(contact_ids) - set(state.contacts if state is not None else ())
+    ids = list(contact_ids)
+    rows = _held_rows(Contact)
+    wanted = set(ids) - set(rows or ())
     locked = {
         c.pk: c
         for c in Contact.objects.select_for_update(no_key=True).filter(pk__in=wanted).order_by("pk")
     }
-    if state is not None:
-        state.contacts.update(locked)
-        return {pk: state.contacts[pk] for pk in contact_ids if pk in state.contacts}
-    return locked
+    if rows is None:
+        return locked
+    rows.update(locked)
+    return {pk: rows[pk] for pk in ids if pk in rows}
 
 
 def lock_conversation(conversation_id: int) -> Conversation:
-    state = held()
-    if state is not None and conversation_id in state.conversations:
-        return state.conversations[conversation_id]
-    conversation = Conversation.objects.select_for_update(no_key=True).get(pk=conversation_id)
-    if state is not None:
-        state.conversations[conversation_id] = conversation
-    return conversation
+    return _lock(Conversation, conversation_id)
 
 
 def hold_conversation(conversation: Conversation) -> None:
     """Remember a conversation this transaction created (it is ours until commit)."""
-    state = held()
-    if state is not None:
-        state.conversations[conversation.pk] = conversation
+    _hold(conversation)
 
 
 def lock_entry(entry_id: int) -> Entry:
