@@ -6,7 +6,6 @@ from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.cache import cache
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
@@ -18,13 +17,6 @@ from widget import actions, recorder
 from widget.sessions import new_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
