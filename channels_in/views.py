@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.db import close_old_connections
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -79,57 +75,27 @@ def receive(request: HttpRequest, prefix: str, slug: str, topic: str = "") -> Ht
     return adapter.acknowledge(request, event)
 
 
-def _in_thread(func: Callable[..., HttpResponse], *args: Any) -> Awaitable[HttpResponse]:
-    """Run a webhook's synchronous work on a thread of the pool.
-
-    Django runs every sync view of a process on one thread, so one webhook's
-    INSERT and commit (a disk flush) held up all the others of that process; on
-    pool threads (each with its own pooled connection) they overlap. Tests set
-    WEBHOOK_THREAD_SENSITIVE: their transaction lives on the main thread.
-    """
-    if settings.WEBHOOK_THREAD_SENSITIVE:
-        return sync_to_async(func, thread_sensitive=True)(*args)
-    return sync_to_async(_as_request(func), thread_sensitive=False)(*args)
-
-
-def _as_request(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    def run(*args: Any) -> HttpResponse:
-        # A request cycle of its own on this thread: a broken connection is replaced
-        # first, and the connection goes back to the pool after.
-        close_old_connections()
-        try:
-            return func(*args)
-        finally:
-            close_old_connections()
-
-    return run
-
-
 @csrf_exempt
 @require_POST
-async def api_hook(request: HttpRequest, slug: str) -> HttpResponse:
-    return await _in_thread(receive, request, "api", slug)
-
-
-def _meta_handshake(request: HttpRequest, slug: str) -> HttpResponse:
-    from channels_in.adapters.meta import MetaAdapter
-
-    adapter = adapter_for(get_inbox("meta", slug))
-    if not isinstance(adapter, MetaAdapter):
-        raise Http404("no such inbox")
-    return adapter.handshake(request.GET)
+def api_hook(request: HttpRequest, slug: str) -> HttpResponse:
+    return receive(request, "api", slug)
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-async def meta_hook(request: HttpRequest, slug: str) -> HttpResponse:
+def meta_hook(request: HttpRequest, slug: str) -> HttpResponse:
     """WhatsApp Cloud, Messenger, Instagram: GET is Meta's subscription handshake."""
     if request.method == "GET":
-        return await _in_thread(_meta_handshake, request, slug)
-    return await _in_thread(receive, request, "meta", slug)
+        from channels_in.adapters.meta import MetaAdapter
+
+        adapter = adapter_for(get_inbox("meta", slug))
+        if not isinstance(adapter, MetaAdapter):
+            raise Http404("no such inbox")
+        return adapter.handshake(request.GET)
+    return receive(request, "meta", slug)
 
 
 @csrf_exempt
 @require_POST
-async def telegram_hook(request: HttpRequest, slug: str) -> HttpResponse:
-    return await _in_thread(receive, request, "telegram", slug)
+def telegram_hook(request: HttpRequest, slug: str) -> HttpResponse:
+    return receive(request, "telegram", slug)

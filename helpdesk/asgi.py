@@ -1,11 +1,21 @@
-"""ASGI entry point: HTTP through Django, websockets under /ws/ through Channels."""
+"""ASGI entry point: HTTP through Django's WSGI handler on a thread pool, websockets
+through Channels.
+
+Django's own ASGI handler runs every sync view of a process on one thread, and on
+the way it creates a thread per request (ThreadSensitiveContext) and adapts each
+middleware between the event loop and that thread. Measured on this machine's quiet
+2 cores: a trivial page cost 2.4-2.7 ms p50 through it, 0.7 ms through the WSGI
+handler called from a pool of threads (a2wsgi), and requests of one process no
+longer queue behind each other's database waits. Every view here is synchronous, so
+nothing is lost: the event loop is left to websockets, which stay with Channels.
+"""
 
 from __future__ import annotations
 
 import os
 import resource
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 
 def raise_open_files_limit() -> int:
@@ -28,11 +38,13 @@ def raise_open_files_limit() -> int:
 
 raise_open_files_limit()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
-django_asgi_app = get_asgi_application()  # first, so apps are loaded before consumers import
+django_wsgi_app = get_wsgi_application()  # first, so apps are loaded before consumers import
 
+from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from conversations.routing import websocket_urlpatterns  # noqa: E402
@@ -41,7 +53,8 @@ from widget.routing import websocket_urlpatterns as widget_websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # HttpResponseBase is iterable bytes, as WSGI wants; django-stubs do not say so.
+        "http": WSGIMiddleware(django_wsgi_app, workers=settings.WEB_THREADS),  # type: ignore[arg-type]
         # The widget's socket comes from customers' websites: it checks the Origin
         # against its inbox's allowed_origins itself. Everything else is ours only.
         "websocket": URLRouter(

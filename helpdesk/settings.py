@@ -63,7 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "helpdesk.staticfiles.StaticFilesMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -217,9 +217,9 @@ OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 5)
 INBOUND_MAX_ATTEMPTS = env_int("INBOUND_MAX_ATTEMPTS", 5)
 # Received webhook events are processed up to this many per transaction.
 INBOUND_BATCH_SIZE = env_int("INBOUND_BATCH_SIZE", 100)
-# Webhooks run on pool threads, so one process stores several at once (see
-# channels_in.views._in_thread); tests keep them on the thread of their transaction.
-WEBHOOK_THREAD_SENSITIVE = env_bool("WEBHOOK_THREAD_SENSITIVE", False)
+# Threads per web process serving HTTP requests (helpdesk/asgi.py); each may hold one
+# pooled database connection, so keep it at or below DATABASE_POOL_SIZE.
+WEB_THREADS = env_int("WEB_THREADS", 8)
 # One drain task works this long before handing over to a fresh task.
 INBOUND_DRAIN_SECONDS = 10
 # How long "a drain is requested" is remembered if the task never starts.

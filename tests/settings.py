@@ -13,8 +13,6 @@ from pathlib import Path
 from helpdesk.settings import *  # noqa: F403
 
 CELERY_TASK_ALWAYS_EAGER = True
-# Webhooks on the test's own thread: its transaction holds the test data.
-WEBHOOK_THREAD_SENSITIVE = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -17,8 +17,8 @@ from conversations.actions import ActionError
 def _hook(topic: str):  # type: ignore[no-untyped-def]
     @csrf_exempt
     @require_POST
-    async def view(request: HttpRequest, slug: str) -> HttpResponse:
-        return await hooks._in_thread(hooks.receive, request, "twilio", slug, topic)
+    def view(request: HttpRequest, slug: str) -> HttpResponse:
+        return hooks.receive(request, "twilio", slug, topic)
 
     view.__name__ = f"twilio_{topic.replace('-', '_')}"
     return view

@@ -234,31 +234,3 @@ class InboxLookupTests(HelpdeskTestCase):
         self.assertEqual(self.post_api(PAYLOAD).status_code, 200)
         channel_actions.remove_inbox(self.api_inbox)
         self.assertEqual(self.post_api({**PAYLOAD, "id": "after"}).status_code, 404)
-
-
-class WebhookThreadTests(HelpdeskTestCase):
-    def test_webhook_views_are_async_and_run_their_work_on_a_pool_thread(self):
-        import asyncio
-        from unittest import mock
-
-        from django.test import override_settings
-
-        from channels_in import views
-
-        self.assertTrue(asyncio.iscoroutinefunction(views.api_hook))
-        seen: list[bool] = []
-
-        def fake_sync_to_async(func: object, thread_sensitive: bool) -> object:
-            seen.append(thread_sensitive)
-            return lambda *args: asyncio.sleep(0, result="done")
-
-        with (
-            override_settings(WEBHOOK_THREAD_SENSITIVE=False),
-            mock.patch.object(views, "sync_to_async", side_effect=fake_sync_to_async),
-        ):
-
-            async def call() -> object:
-                return await views._in_thread(views.receive, None, "api", "x")
-
-            self.assertEqual(asyncio.run(call()), "done")
-        self.assertEqual(seen, [False])
