@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conversations.models import CannedResponse, Conversation
+from conversations import refdata
+from conversations.models import Conversation
 from helpdesk.models import Agent
 
 VARIABLE_RE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -30,5 +31,5 @@ def for_composer(conversation: Conversation, agent: Agent) -> list[dict[str, Any
     values = variables(conversation, agent)
     return [
         {"shortcut": c.shortcut, "title": c.title, "body": render(c.body, values)}
-        for c in CannedResponse.objects.all()[:200]
+        for c in refdata.canned_responses(200)
     ]

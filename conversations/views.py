@@ -28,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import access, actions, canned, composer, listing, search, timeline
+from conversations import access, actions, canned, composer, listing, refdata, search, timeline
 from conversations.identities import InvalidIdentity, normalize
 from conversations.inbound import AttachmentRef
 from conversations.models import (
@@ -38,7 +38,6 @@ from conversations.models import (
     Entry,
     Identity,
     IdentityKind,
-    Label,
     Notification,
 )
 from helpdesk.models import Agent, Team
@@ -74,17 +73,11 @@ def _static_nav() -> dict[str, Any]:
 
 
 def _nav(agent: Agent) -> dict[str, Any]:
-    from channels_in.models import Inbox
-
-    visible_teams = (
-        Team.objects.all() if agent.sees_all_teams else Team.objects.filter(members=agent)
-    )
     return {
-        "nav_teams": list(visible_teams.only("id", "name")),
-        "nav_inboxes": list(Inbox.objects.filter(is_active=True).only("id", "name", "kind")),
-        "nav_labels": list(Label.objects.all()[:50]),
-        "nav_channels": Channel.choices,
-        "nav_statuses": [("active", _("Active")), *Conversation.Status.choices],
+        "nav_teams": refdata.visible_teams(agent),
+        "nav_inboxes": refdata.active_inboxes(),
+        "nav_labels": refdata.labels(),
+        **_static_nav(),
     }
 
 
@@ -125,7 +118,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         ),
         "sort_links": {s: "?" + urlencode(q.params(sort=s)) for s in listing.SORTS},
         "view_links": {v: "?" + urlencode(q.params(view=v)) for v in listing.VIEWS},
-        "agents": list(Agent.objects.filter(is_active=True).only("id", "name", "email")),
+        "agents": refdata.active_agents(),
         **_nav(agent),
     }
     template = (
@@ -194,11 +187,10 @@ def _assignee(value: str, agent: Agent) -> Agent | None:
 
 
 def _inbox_infos() -> list[composer.InboxInfo]:
-    from channels_in.models import Inbox
     from channels_in.registry import adapter_class
 
     infos = []
-    for inbox in Inbox.objects.filter(is_active=True):
+    for inbox in refdata.active_inboxes():
         try:
             channels = adapter_class(inbox.kind).channels
         except (LookupError, ImportError, AttributeError):
@@ -226,11 +218,9 @@ def _channel_options(
 
 def _call_url(conversation: Conversation, identities: list[Identity]) -> str:
     """The Twilio click-to-call endpoint, when a phone and a Twilio inbox exist."""
-    from channels_in.models import Inbox
-
     if not any(i.kind == IdentityKind.PHONE for i in identities):
         return ""
-    if not Inbox.objects.filter(kind="twilio", is_active=True).exists():
+    if not any(inbox.kind == "twilio" for inbox in refdata.active_inboxes()):
         return ""
     try:
         return reverse("channels_in:twilio_call", args=[conversation.pk])
@@ -262,8 +252,8 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "labels": list(conversation.labels.all()),
         "options": options,
         "default_option": next((o for o in options if o.default), None),
-        "agents": list(Agent.objects.filter(is_active=True).only("id", "name", "email")),
-        "teams": list(Team.objects.only("id", "name")),
+        "agents": refdata.active_agents(),
+        "teams": refdata.teams(),
         "statuses": Conversation.Status.choices,
         "priorities": Conversation.Priority.choices,
         "identity_kinds": IdentityKind.choices,

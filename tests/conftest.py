@@ -36,12 +36,14 @@ def _fresh_cache() -> Iterator[None]:
     from django.core.cache import cache
 
     from channels_in import views as channel_views
+    from conversations import refdata
     from webhooks import receivers as webhook_receivers
 
     cache.clear()
     # The per-process caches too: each test's database reuses ids and slugs.
     channel_views._forget_inboxes(sender=None)
     webhook_receivers._forget_subscriptions(sender=None)
+    refdata.forget()
     yield
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from unittest import mock
 
 from django.core import mail
 from django.urls import reverse
@@ -131,19 +132,25 @@ class ListTests(InboxTestCase):
         response = self.client.get("/inbox/?after=nonsense")
         self.assertEqual(response.status_code, 400)
 
+    # Long TTLs: under a loaded machine the few seconds of the per-process caches ran
+    # out between the warm-up and the measured request.
+    @mock.patch("conversations.views.COUNTERS_TTL_SECONDS", 3600)
+    @mock.patch("conversations.refdata.TTL_SECONDS", 3600)
     def test_the_list_costs_the_same_queries_for_3_or_30_rows(self):
         for i in range(3):
             self.inbound(f"m{i}", email=f"x{i}@example.com")
         self.client.force_login(self.alice)
-        self.client.get("/inbox/")  # warm caches (content types, sessions, counters)
-        with self.assertNumQueries(9):
+        self.client.get("/inbox/")  # warm caches (content types, counters, refdata)
+        # session, agent, the agent's teams, the page, its labels (the navigation's
+        # tables are conversations.refdata's)
+        with self.assertNumQueries(5):
             self.client.get("/inbox/")
         for i in range(3, 30):
             c = self.inbound(f"m{i}", email=f"x{i}@example.com").conversation
             actions.set_labels(c, self.alice, ["vip", "billing"])
             actions.assign(c, self.alice, assignee=self.bob)
-        self.client.get("/inbox/")  # the counters are cached for seconds; creating took long
-        with self.assertNumQueries(9):
+        self.client.get("/inbox/")  # new labels: refdata reloads them once
+        with self.assertNumQueries(5):
             response = self.client.get("/inbox/")
         self.assertEqual(len(response.context["page"].conversations), 25)
 
@@ -268,17 +275,18 @@ class ConversationViewTests(InboxTestCase):
         response = self.client.post(f"/inbox/c/{entry.conversation_id}/reply/", {"body": "x"})
         self.assertEqual(response.status_code, 404)
 
+    @mock.patch("conversations.refdata.TTL_SECONDS", 3600)
     def test_the_view_costs_the_same_queries_for_a_short_or_long_history(self):
         entry = self.inbound("hello")
         self.client.force_login(self.alice)
         url = f"/inbox/c/{entry.conversation_id}/"
         self.client.get(url)
-        with self.assertNumQueries(13):  # no attachments: no attachment query
+        with self.assertNumQueries(9):  # no attachments: no attachment query
             self.client.get(url)
         for i in range(20):
             self.inbound(f"more {i}", channel=("email", "chat", "api")[i % 3])
             actions.add_note(entry.conversation, self.bob, f"note {i}")
-        with self.assertNumQueries(13):  # no attachments: no attachment query
+        with self.assertNumQueries(9):  # no attachments: no attachment query
             self.client.get(url)
 
     def test_reply_goes_out_on_the_chosen_channel_and_delivery_moves_to_sent(self):
