@@ -7,7 +7,9 @@ its own conversation, watched by one agent (subscribed, so it gets entry.created
 all agents also get every inbox summary). CHAT_RATE (200) messages/s for
 CHAT_SECONDS (60) s, spread over the visitors. Measured: visitor send -> agent
 receives the stored entry (p50/p99), the visitor's ack, messages lost or doubled
-(agent side and in the database), the RSS of the ASGI worker processes.
+(agent side and in the database), the RSS of the ASGI worker processes, and their
+CPU per message stored (this machine is shared: the CPU a message costs is steadier
+than its latency), logged with this client's own CPU and the load average.
 
 Baseline, same run, same socket counts, rate and worker count: a bare Channels
 relay over the same Redis (bench/scenarios/_chat_echo.py): socket -> consumer ->
@@ -39,6 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +187,18 @@ class Server:
                 self.proc.wait(timeout=5)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far, in seconds (gone ones: 0)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            # Fields 14 and 15 (utime, stime); the command name in field 2 may hold
+            # spaces, so count from the closing parenthesis.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     with contextlib.suppress(OSError):
@@ -226,7 +241,14 @@ def _setup() -> tuple[int, list[str]]:
 class Traffic:
     """Visitors and agents on one server; `chat` = our app, else the bare relay."""
 
-    def __init__(self, base: str, chat: bool, sessions: list[str]) -> None:
+    def __init__(
+        self,
+        base: str,
+        chat: bool,
+        sessions: list[str],
+        server_pids: list[int] | None = None,
+        stored: Callable[[], int] | None = None,
+    ) -> None:
         self.base = base
         self.ws_base = "ws" + base[4:]
         self.chat = chat
@@ -242,6 +264,14 @@ class Traffic:
         self.errors = 0
         self.connect_failures = 0
         self.tasks: list[asyncio.Task[Any]] = []
+        # CPU over the load and its drain, to tell where a shortfall comes from: the
+        # serving processes' (per message stored meanwhile) and this client's own.
+        self.server_pids = server_pids or []
+        self.stored = stored
+        self.server_cpu_s = 0.0
+        self.client_cpu_s = 0.0
+        self.stored_during = 0
+        self.send_elapsed_s = 0.0
 
     async def _connect(self, path: str, headers: dict[str, str] | None = None) -> Any:
         from websockets.asyncio.client import connect
@@ -336,6 +366,8 @@ class Traffic:
 
     async def load(self) -> None:
         total = RATE * SECONDS
+        stored0 = await asyncio.to_thread(self.stored) if self.stored else 0
+        server0, client0 = cpu_seconds(self.server_pids), time.process_time()
         start = time.perf_counter()
         for k in range(total):
             delay = start + k / RATE - time.perf_counter()
@@ -349,11 +381,29 @@ class Traffic:
                 frame = {"to": self.rooms[i], "body": body}
             self.sent[body] = time.perf_counter()
             await self.visitors[i].send(json.dumps(frame))
-        self.latency.elapsed_s = time.perf_counter() - start
+        self.latency.elapsed_s = self.send_elapsed_s = time.perf_counter() - start
         deadline = time.monotonic() + DRAIN_SECONDS
         while len(self.seen) < total and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # late duplicates would show up here
+        self.server_cpu_s = cpu_seconds(self.server_pids) - server0
+        self.client_cpu_s = time.process_time() - client0
+        stored1 = await asyncio.to_thread(self.stored) if self.stored else 0
+        self.stored_during = stored1 - stored0
+
+    @property
+    def server_cpu_ms_per_message(self) -> float:
+        """Serving processes' CPU per message stored (relayed, for the bare relay)."""
+        return self.server_cpu_s / (self.stored_during or len(self.seen) or 1) * 1000
+
+    def cpu_report(self) -> str:
+        return (
+            f"sent for {self.send_elapsed_s:.1f}s; CPU over load + drain: server "
+            f"{self.server_cpu_s:.1f}s ({self.server_cpu_ms_per_message:.2f} ms per message, "
+            f"{self.stored_during or len(self.seen)} stored or relayed meanwhile), "
+            f"client {self.client_cpu_s:.1f}s; load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -371,8 +421,14 @@ async def _close_all(sockets: list[Any]) -> None:
     await asyncio.gather(*(one(ws) for ws in sockets))
 
 
-async def _run_traffic(base: str, chat: bool, sessions: list[str]) -> Traffic:
-    traffic = Traffic(base, chat, sessions)
+async def _run_traffic(
+    base: str,
+    chat: bool,
+    sessions: list[str],
+    server_pids: list[int] | None = None,
+    stored: Callable[[], int] | None = None,
+) -> Traffic:
+    traffic = Traffic(base, chat, sessions, server_pids, stored)
     try:
         await asyncio.wait_for(traffic.open(), timeout=1200)
         log(
@@ -380,6 +436,7 @@ async def _run_traffic(base: str, chat: bool, sessions: list[str]) -> Traffic:
             f"{len(traffic.agents)} agents connected; {RATE}/s for {SECONDS}s"
         )
         await asyncio.wait_for(traffic.load(), timeout=SECONDS * 3 + DRAIN_SECONDS + 30)
+        log(f"{'chat' if chat else 'echo'}: {traffic.cpu_report()}")
     finally:
         await traffic.close()
     return traffic
@@ -506,12 +563,14 @@ def _idle(env: dict[str, str]) -> tuple[int, float, float, int]:
         server.stop()
 
 
-def _run_chat(env: dict[str, str], sessions: list[str]) -> tuple[Traffic, list[float], list[float]]:
+def _run_chat(
+    env: dict[str, str], sessions: list[str], stored: Callable[[], int]
+) -> tuple[Traffic, list[float], list[float]]:
     """The load on the real app: (traffic, worker RSS after start, worker RSS loaded)."""
     chat = Server("helpdesk.asgi:application", env, "chat", workers=WORKERS)
     try:
         rss_start = chat.rss_mib()
-        ours = _asyncio_run(_run_traffic(chat.base, True, sessions))
+        ours = _asyncio_run(_run_traffic(chat.base, True, sessions, chat.worker_pids(), stored))
         rss_loaded = chat.rss_mib()
     finally:
         chat.stop()
@@ -548,14 +607,14 @@ def run(ctx: Context) -> list[Result]:
     if "echo" in PHASES:
         echo = Server("bench.scenarios._chat_echo:application", env, "echo", workers=WORKERS)
         try:
-            base = _asyncio_run(_run_traffic(echo.base, False, sessions))
+            base = _asyncio_run(_run_traffic(echo.base, False, sessions, echo.worker_pids()))
         finally:
             echo.stop()
         log(f"echo: {base.latency.describe()}")
     if "chat" in PHASES:
         loads = Entry.objects.filter(inbox_id=inbox_id, body__startswith="load:")
         before = loads.count()
-        ours, rss_start, rss_loaded = _run_chat(env, sessions)
+        ours, rss_start, rss_loaded = _run_chat(env, sessions, loads.count)
         total = RATE * SECONDS
         stored = loads.count() - before
         # Bodies repeat across runs on a kept database: count this run's only.
@@ -610,6 +669,16 @@ def run(ctx: Context) -> list[Result]:
                 float(total - stored),
                 "msgs",
                 notes=f"of {total}",
+            ),
+            Result(
+                "chat_load",
+                "ASGI CPU per message stored",
+                ours.server_cpu_ms_per_message,
+                "ms",
+                baseline=base.server_cpu_ms_per_message if base else None,
+                baseline_label="bare relay, per message relayed",
+                notes=f"all workers' user + system CPU over the load and its drain; "
+                f"client {ours.client_cpu_s:.0f}s CPU",
             ),
             Result(
                 "chat_load",
