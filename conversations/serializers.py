@@ -268,6 +268,43 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "updated_at": dt(instance.updated_at),
         }
 
+    @staticmethod
+    def row_representation(row: dict[str, Any]) -> dict[str, Any]:
+        """to_representation of a `.values(*conversations.api.LIST_FIELDS)` row with
+        `label_names` set: the list endpoint skips building three model instances
+        per row (a fifth of its CPU)."""
+        dt = _iso_datetime
+        assignee_id = row["assignee_id"]
+        return {
+            "id": row["id"],
+            "public_id": str(row["public_id"]),
+            "subject": row["subject"],
+            "status": row["status"],
+            "priority": row["priority"],
+            "contact": {"id": row["contact_id"], "name": row["contact__name"]},
+            "inbox": row["inbox_id"],
+            "team": row["team_id"],
+            "assignee": (
+                {
+                    "id": assignee_id,
+                    "name": Agent.display_name_of(row["assignee__name"], row["assignee__email"]),
+                    "email": row["assignee__email"],
+                }
+                if assignee_id is not None
+                else None
+            ),
+            "labels": row["label_names"],
+            "first_channel": row["first_channel"],
+            "last_inbound_channel": row["last_inbound_channel"],
+            "last_message_at": dt(row["last_message_at"]) if row["last_message_at"] else None,
+            "waiting_since": dt(row["waiting_since"]) if row["waiting_since"] else None,
+            "snoozed_until": dt(row["snoozed_until"]) if row["snoozed_until"] else None,
+            "resolved_at": dt(row["resolved_at"]) if row["resolved_at"] else None,
+            "reopened_count": row["reopened_count"],
+            "created_at": dt(row["created_at"]),
+            "updated_at": dt(row["updated_at"]),
+        }
+
     def generic_representation(self, instance: Conversation) -> dict[str, Any]:
         """The field-by-field representation (what to_representation must equal)."""
         return dict(super().to_representation(instance))

@@ -304,8 +304,15 @@ class ConversationSerializerTests(ApiTestCase):
                 "snoozed",
                 snoozed_until=timezone.now() + timedelta(days=1),
             )
+        from conversations.api import LIST_FIELDS
+
         for obj in (Conversation.objects.get(pk=conversation.pk), plain):
             serializer = ConversationSerializer()
             fast = serializer.to_representation(obj)
-            self.assertEqual(fast, serializer.generic_representation(obj))
+            generic = serializer.generic_representation(obj)
+            self.assertEqual(fast, generic)
             self.assertEqual(list(fast), list(ConversationSerializer.Meta.fields))
+            # The list endpoint's path, from plain rows.
+            row = Conversation.objects.filter(pk=obj.pk).values(*LIST_FIELDS).get()
+            row["label_names"] = sorted(label.name for label in obj.labels.all())
+            self.assertEqual(ConversationSerializer.row_representation(row), generic)
