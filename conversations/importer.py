@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+import uuid
 from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -555,7 +557,8 @@ class _Table:
     Building a model instance per row costs more than writing it (a million timeline
     entries spent most of the import in Model.__init__), so rows are dicts of field
     values; a field a row leaves out takes the model's default, as bulk_create would
-    give it (callable defaults such as uuid4 are called per row). auto_now fields get
+    give it (callable defaults are called per row; uuid4 ones drawn for the whole
+    batch at once). auto_now fields get
     the time of the write, as bulk_create's pre_save does.
     """
 
@@ -571,10 +574,14 @@ class _Table:
         self.position = {name: i for i, name in enumerate(self.names)}
         self.template: list[Any] = []
         self.callables: list[tuple[int, str, Callable[[], Any]]] = []
+        self.uuids: list[tuple[int, str]] = []  # uuid4 defaults, drawn in bulk
         self.auto_now = [i for i, f in enumerate(fields) if getattr(f, "auto_now", False)]
         self.json = [i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
         for i, f in enumerate(fields):
-            if f.has_default() and callable(f.default):
+            if f.has_default() and f.default is uuid.uuid4:
+                self.uuids.append((i, f.attname))
+                self.template.append(None)
+            elif f.has_default() and callable(f.default):
                 self.callables.append((i, f.attname, f.default))
                 self.template.append(None)
             else:
@@ -584,11 +591,16 @@ class _Table:
         """Each row as the list of column values COPY writes (JSON as text)."""
         now = timezone.now()
         position, template, callables = self.position, self.template, self.callables
+        uuids = self.uuids
+        fresh = _uuid4_texts(len(rows) * len(uuids))
         for row in rows:
             values = template.copy()
             for i, name, default in callables:
                 if name not in row:
                     values[i] = default()
+            for i, name in uuids:
+                if name not in row:
+                    values[i] = next(fresh)
             for name, value in row.items():
                 values[position[name]] = value
             for i in self.auto_now:
@@ -614,6 +626,21 @@ class _Table:
             with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for values in self.values(rows):
                     copy.write_row(values)
+
+
+def _uuid4_texts(count: int) -> Iterator[str]:
+    """`count` random (version 4) UUIDs as hex text, as COPY takes them.
+
+    uuid.uuid4() reads the system's random source once per call, which cost more than
+    writing the row; one read for the whole batch is a few times cheaper.
+    """
+    digits = os.urandom(16 * count).hex()
+    variant = "89ab" * 4  # the top two bits of the 17th digit are 10 (RFC 4122)
+    for i in range(0, 32 * count, 32):
+        yield (
+            f"{digits[i : i + 12]}4{digits[i + 13 : i + 16]}"
+            f"{variant[int(digits[i + 16], 16)]}{digits[i + 17 : i + 32]}"
+        )
 
 
 def _allocate_ids(model: type[Model], count: int) -> list[int]:

@@ -104,6 +104,27 @@ class ImportBatchTests(HelpdeskTestCase):
         self.assertEqual(conversation.priority, "normal")
         self.assertTrue(ImportedConversation.objects.filter(external_id="a").exists())
 
+    def test_text_that_copy_escapes_arrives_unchanged(self):
+        tricky = 'tab\there\nnew line\r\nback\\slash \\N "quoted" čćž 🙂'
+        line = json.loads(
+            _line(
+                "t",
+                "tea@example.com",
+                "2026-03-01T09:00:00+01:00",
+                resolved="2026-03-01T10:00:00+01:00",
+            )
+        )
+        line["entries"][0]["body"] = tricky
+        line["entries"][-1]["comment"] = tricky
+        outcome = import_lines([json.dumps(line)])
+        self.assertEqual((outcome.imported, outcome.failed), (1, 0))
+        entries = list(Entry.objects.order_by("occurred_at", "id"))
+        self.assertEqual(entries[0].body, tricky)
+        self.assertEqual(entries[0].occurred_at.isoformat(), "2026-03-01T08:00:00+00:00")
+        self.assertEqual(entries[-1].parameters["comment"], tricky)
+        self.assertEqual(SurveyResponse.objects.get().comment, tricky)
+        self.assertEqual({e.public_id.version for e in entries}, {4})
+
     def test_previous_links_hold_across_batches_in_any_line_order(self):
         lines = [
             _line("late", "ana@example.com", "2026-03-10T09:00:00+00:00"),
