@@ -97,6 +97,7 @@ class ImportConversation:
     labels: list[str]
     created_at: datetime
     entries: list[ImportEntry]
+    replayed: Replayed | None = None  # filled in ahead of writing, by prepare_line
 
 
 def _when(value: Any, where: str) -> datetime:
@@ -302,12 +303,17 @@ class Replayed:
     entries: list[dict[str, Any]]  # Entry field values, in timeline order
     surveys: list[tuple[int, ImportEntry]]  # position in entries, survey
     fields: dict[str, Any]
+    # (position in entries or -1, agent e-mail): the writer sets author_id from these,
+    # so that replaying needs no database and can run ahead in the parsing thread.
+    # -1: an agent the conversation names without authoring an entry (an assignee).
+    authors: list[tuple[int, str]]
 
 
-def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed:
+def replay(item: ImportConversation) -> Replayed:
     """The entries and lifecycle fields the live actions would have produced."""
     entries: list[dict[str, Any]] = []
     surveys: list[tuple[int, ImportEntry]] = []
+    authors: list[tuple[int, str]] = []
     status: str = Conversation.Status.OPEN
     priority: str = Conversation.Priority.NORMAL
     f: dict[str, Any] = {
@@ -332,8 +338,9 @@ def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed
             "parameters": parameters,
             "occurred_at": at,
             "created_at": at,
-            "author_id": agent_id(author) if author else None,
         }
+        if author:
+            authors.append((len(entries), author))
         entries.append(entry)
         return entry
 
@@ -385,13 +392,13 @@ def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed
             if f["waiting_since"] is None and not e.is_auto:
                 f["waiting_since"] = at
         elif e.kind == "outbound":
+            authors.append((len(entries), e.author))
             entries.append(
                 {
                     "kind": Entry.Kind.OUTBOUND,
                     "channel": e.channel,
                     "body": e.body,
                     "is_auto": e.is_auto,
-                    "author_id": agent_id(e.author),
                     "delivery_status": Entry.Delivery.SENT,
                     "occurred_at": at,
                     "created_at": at,
@@ -404,11 +411,12 @@ def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed
                     f["first_human_reply_at"] = at
                 f["waiting_since"] = None
         elif e.kind == "note":
+            if e.author:
+                authors.append((len(entries), e.author))
             entries.append(
                 {
                     "kind": Entry.Kind.NOTE,
                     "body": e.body,
-                    "author_id": agent_id(e.author) if e.author else None,
                     "occurred_at": at,
                     "created_at": at,
                 }
@@ -443,7 +451,7 @@ def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed
         elif e.event == "assigned":
             email = (e.parameters.get("assignee") or "").strip().lower()
             if email:
-                agent_id(email)
+                authors.append((-1, email))
             event(
                 "assigned",
                 at,
@@ -463,7 +471,15 @@ def replay(item: ImportConversation, agent_id: Callable[[str], int]) -> Replayed
         f["waiting_since"] = None
     f["status"] = item.status
     f["priority"] = item.priority
-    return Replayed(entries, surveys, f)
+    return Replayed(entries, surveys, f, authors)
+
+
+def prepare_line(line_number: int, text: str) -> ImportConversation:
+    """parse_line, then replay: all of a line's work that needs no database, done in
+    the parsing thread while the writer waits for the database."""
+    item = parse_line(line_number, text)
+    item.replayed = replay(item)
+    return item
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -798,7 +814,12 @@ def _write_batch(items: list[ImportConversation], directory: _Directory, outcome
         Contact.objects.bulk_update(contacts.values(), ["attributes", "name", "updated_at"])
 
     # Conversations: new ones created, changed ones rewritten.
-    replays = [replay(item, directory.agent_id) for item in todo]
+    replays = [item.replayed or replay(item) for item in todo]
+    for replayed in replays:
+        for position, email in replayed.authors:
+            pk = directory.agent_id(email)
+            if position >= 0:
+                replayed.entries[position]["author_id"] = pk
     updated_ids = [
         existing_conversations[i.external_id]
         for i in todo
@@ -932,13 +953,13 @@ def _flush(items: list[ImportConversation], directory: _Directory, outcome: Outc
 def _parsed_chunks(
     lines: Iterable[str], size: int
 ) -> Iterator[list[tuple[int, ImportConversation | ImportLineError]]]:
-    """The lines parsed, `size` at a time, each with its line number (or its error)."""
+    """The lines prepared, `size` at a time, each with its line number (or its error)."""
     chunk: list[tuple[int, ImportConversation | ImportLineError]] = []
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
-            chunk.append((number, parse_line(number, text)))
+            chunk.append((number, prepare_line(number, text)))
         except ImportLineError as exc:
             chunk.append((number, exc))
         if len(chunk) >= size:
@@ -951,8 +972,8 @@ def _parsed_chunks(
 def _read_ahead(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
     """Yield `items`, produced by a background thread at most `depth` items ahead.
 
-    Parsing and validating lines is pure Python; writing a batch mostly waits for
-    PostgreSQL, with the GIL released. Parsing the next batch during those waits
+    Parsing, validating and replaying lines is pure Python; writing a batch mostly
+    waits for PostgreSQL, with the GIL released. Preparing the next batch during those waits
     keeps both cores busy (this process on one, the database on the other). The
     thread touches no database connection; it stops when the consumer does.
     """

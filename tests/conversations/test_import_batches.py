@@ -168,6 +168,10 @@ class ImportBatchTests(HelpdeskTestCase):
         # Nothing of the failed line was written, not even its contact.
         self.assertFalse(Identity.objects.filter(value="bob@example.com").exists())
         self.assertEqual(Entry.objects.count(), 6)
+        # The agent created in the rolled-back batch was created again for the retries,
+        # and the lines prepared once point at the agent that exists now.
+        authors = Entry.objects.exclude(author=None).values_list("author__email", flat=True)
+        self.assertEqual(list(authors), [AGENT] * 4)
 
 
 class ReadAheadTests(HelpdeskTestCase):
