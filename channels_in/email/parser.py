@@ -10,9 +10,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from typing import Any
 
 from django.utils import timezone
@@ -62,9 +63,48 @@ class ParsedMail:
         return ids[-_MAX_REFERENCES:]
 
 
+class _Registry(HeaderRegistry):
+    """The stdlib's header registry, building each header class once, not per header."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = self._classes[key] = super().__getitem__(key)
+        return cls
+
+
+_REGISTRY = _Registry()
+
+
+class _OncePolicy(EmailPolicy):
+    """policy.default, except that each header of one mail goes through the registry once.
+
+    The stdlib re-parses a header on every read (get_content_type() alone reads
+    Content-Type again on each call), and that parsing was most of a mail's CPU.
+    Header objects are immutable, so handing out the same one again changes nothing.
+    One instance per mail (see read_message), so the memo goes away with the mail.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(header_factory=_REGISTRY, message_factory=EmailMessage)
+        object.__setattr__(self, "_parsed", {})
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        parsed: dict[tuple[str, str], Any] = self.__dict__["_parsed"]
+        key = (name, value)
+        if key not in parsed:
+            parsed[key] = super().header_fetch_parse(name, value)
+        return parsed[key]
+
+
 def read_message(raw: bytes) -> EmailMessage:
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(message, EmailMessage)  # noqa: S101 - policy.default guarantees it
+    message = BytesParser(policy=_OncePolicy()).parsebytes(raw)
+    assert isinstance(message, EmailMessage)  # noqa: S101 - an EmailPolicy guarantees it
     return message
 
 
