@@ -914,7 +914,10 @@ def _write_batch(items: list[ImportConversation], directory: _Directory, outcome
             for name in dict.fromkeys(item.labels)
         ]
     )
-    ImportedConversation.objects.filter(external_id__in=[i.external_id for i in todo]).delete()
+    # Only lines imported before have a row to replace (their digest was read above).
+    replaced = [i.external_id for i in todo if i.external_id in digests]
+    if replaced:
+        ImportedConversation.objects.filter(external_id__in=replaced).delete()
     _table(ImportedConversation).write(
         [
             {
