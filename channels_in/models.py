@@ -52,7 +52,14 @@ class Inbox(models.Model):
         if env_name in os.environ:
             return os.environ[env_name]
         token = self.secrets.get(key)
-        return crypto.decrypt(token) if token else ""
+        if not token:
+            return ""
+        # Webhooks verify with the same (per-process cached) inbox many times a second:
+        # decrypt each token once. Keyed by the token, so a new secret is decrypted anew.
+        plain: dict[str, str] = self.__dict__.setdefault("_decrypted", {})
+        if token not in plain:
+            plain[token] = crypto.decrypt(token)
+        return plain[token]
 
     def set_secret(self, key: str, value: str) -> None:
         self.secrets = {**self.secrets, key: crypto.encrypt(value)}

@@ -74,6 +74,21 @@ class InboxCommandTests(HelpdeskTestCase):
         with mock.patch.dict(os.environ, {"HELPDESK_INBOX_SHOP_SECRET": "from-env"}):
             self.assertEqual(Inbox.objects.get(slug="shop").get_secret("secret"), "from-env")
 
+    def test_a_secret_is_decrypted_once_per_inbox_object_and_again_when_changed(self):
+        from unittest import mock
+
+        from channels_in import crypto
+
+        inbox = Inbox.objects.get(slug="shop")
+        inbox.set_secret("secret", "first")
+        with mock.patch.object(crypto, "decrypt", wraps=crypto.decrypt) as decrypt:
+            self.assertEqual(inbox.get_secret("secret"), "first")
+            self.assertEqual(inbox.get_secret("secret"), "first")
+            self.assertEqual(decrypt.call_count, 1)
+            inbox.set_secret("secret", "second")
+            self.assertEqual(inbox.get_secret("secret"), "second")
+            self.assertEqual(decrypt.call_count, 2)
+
     def test_remove_stops_webhooks_but_keeps_history(self):
         self.post_api(PAYLOAD)
         run("inbox", "remove", "shop")
