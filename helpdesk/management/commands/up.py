@@ -103,9 +103,9 @@ class Command(BaseCommand):
                 "--port",
                 port,
                 "--proxy-headers",
-                # uvicorn runs every sync Django view of one process on one thread, so
-                # pages queue behind each other; processes are what scale. Websockets
-                # still work across them: the channel layer is Redis, never in-memory.
+                # One process per core (each serves HTTP on WEB_THREADS threads, see
+                # helpdesk/asgi.py). Websockets work across them: the channel layer is
+                # Redis, never in-memory.
                 "--workers",
                 str(options["web_workers"]),
                 "--log-level",
