@@ -482,14 +482,21 @@ def build(query: KpiQuery, span: int = 30) -> dict[str, Any]:
         cache.set(key, context, CACHE_SECONDS)
     current = {**context["summary"], "backlog": compute.backlog(f, max_age=compute.BACKLOG_MAX_AGE)}
     targets = list(KpiTarget.objects.all())  # live: editable on the page
+    targets_key = repr(
+        [(t.metric, t.label, t.green, t.amber, t.direction, t.unit) for t in targets]
+    )
     context = {
         **context,
         "summary": current,
         "cards": cards(current, context["previous_summary"], targets),
         "targets": targets,
         "generated_at": timezone.now(),
-        # The template caches what follows the facts alone (charts, tables) under it.
+        # The template caches what follows the facts alone (charts, tables) under it,
+        # the cards under the facts, the live backlog and the targets, and the targets
+        # form under the targets: each fragment under everything it shows.
         "board_key": key,
+        "cards_key": repr((key, sorted(current["backlog"].items()), targets_key)),
+        "targets_key": targets_key,
     }
     return context
 

@@ -45,6 +45,12 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     query, span = _query(request)
     context = dashboard.build(query, span)
     params = query.as_params()
+    teams = [(t.pk, t.name) for t in Team.objects.only("pk", "name")]
+    agents = [
+        (a.pk, a.display_name)
+        for a in Agent.objects.filter(is_active=True).only("pk", "name", "email")
+    ]
+    f = query.filters
     context.update(
         {
             "query": query,
@@ -52,8 +58,10 @@ def _context(request: HttpRequest) -> dict[str, Any]:
             "spans": SPANS,
             "params": "&".join(f"{k}={v}" for k, v in params.items()) + f"&span={span}",
             "channel_choices": Channel.choices,
-            "teams_all": Team.objects.only("pk", "name"),
-            "agents_all": Agent.objects.filter(is_active=True).only("pk", "name", "email"),
+            "teams_all": teams,
+            "agents_all": agents,
+            # The template caches the filter menus under everything they show.
+            "filters_key": repr((f.channel, f.team_id, f.agent_id, span, teams, agents)),
             "table_headers": dashboard.TABLE_HEADERS,
             "end_inclusive": query.end - timedelta(days=1),
         }

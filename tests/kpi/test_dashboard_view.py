@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
 
+from helpdesk.models import Agent, Team
 from kpi.models import KpiTarget
 from tests.kpi.helpers import KpiTestCase
 
@@ -83,6 +84,22 @@ class DashboardViewTests(KpiTestCase):
         self.assertIn("<td>SMS</td><td>1</td>", after)
         email_only = channel_rows(self.client.get("/kpi/", {**PERIOD, "channel": "email"}))
         self.assertNotIn("<td>SMS</td>", email_only)
+
+    def test_the_cached_menus_targets_and_cards_follow_what_they_show(self):
+        self.client.get("/kpi/", PERIOD)  # every fragment cached
+        newcomer = Agent.objects.create_user("newcomer@example.com", name="Newcomer")
+        team = Team.objects.create(name="Night shift")
+        KpiTarget.objects.filter(metric="frt_median").update(green=600, amber=1200)
+        response = self.client.get("/kpi/", {**PERIOD, "team": str(team.pk)})
+        self.assertContains(response, f'<option value="{newcomer.pk}">Newcomer</option>')
+        self.assertContains(response, f'<option value="{team.pk}" selected>Night shift</option>')
+        self.assertContains(response, 'name="frt_median-green" value="600.0"')
+        # The team has no conversations: the cards follow the filter too.
+        self.assertContains(response, 'id="card-volume" data-colour="none" data-value="0"')
+        newcomer.name = "Renamed"
+        newcomer.save(update_fields=["name"])
+        response = self.client.get("/kpi/", PERIOD)
+        self.assertContains(response, f'<option value="{newcomer.pk}">Renamed</option>')
 
     def test_filters_change_the_numbers(self):
         chat = self.client.get("/kpi/", {**PERIOD, "channel": "chat"})
