@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message
 
+from channels_in.email import headers
 from channels_in.email.text import part_text
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Bounce:
 
 def _safe(message: Message, name: str) -> str:
     try:
-        return str(message.get(name) or "").strip()
+        return (headers.text(message, name) or "").strip()
     except Exception:  # noqa: BLE001 - the header registry raises on some corrupt values
         return ""
 

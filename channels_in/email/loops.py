@@ -13,6 +13,8 @@ from email.message import Message
 from django.conf import settings
 from django.core.cache import cache
 
+from channels_in.email import headers
+
 _OUT_OF_OFFICE_RE = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|abwesen"
     r"|automatski odgovor|odsutnost|odsutan|odsutna|autosvar|r[ée]ponse automatique"
@@ -24,10 +26,10 @@ _DAEMON_RE = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@"
 
 def _get(message: Message, name: str) -> str:
     try:
-        value = message.get(name)
+        value = headers.text(message, name)
     except Exception:  # noqa: BLE001 - a malformed header is treated as absent
         return ""
-    return str(value or "").strip()
+    return (value or "").strip()
 
 
 def automatic_reasons(message: Message, *, own_addresses: tuple[str, ...] = ()) -> list[str]:

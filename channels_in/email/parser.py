@@ -14,11 +14,12 @@ from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from django.utils import timezone
 
-from channels_in.email import bounces, loops, quotes
+from channels_in.email import bounces, headers, loops, quotes
 from channels_in.email.text import html_to_text, part_text, sanitize_html, scrub
 from conversations.inbound import AttachmentRef
 
@@ -127,7 +128,7 @@ def message_id_of(raw: bytes) -> str:
 def header(message: Message, name: str) -> str:
     """A header as text; a malformed one falls back to its raw value, never raises."""
     try:
-        value = message.get(name)
+        value = headers.text(message, name)
         return scrub(value).strip() if value is not None else ""
     except Exception:  # noqa: BLE001 - header registry errors on hostile input
         for key, raw_value in message.raw_items() if isinstance(message, EmailMessage) else []:
@@ -137,12 +138,11 @@ def header(message: Message, name: str) -> str:
 
 
 def addresses(message: Message, name: str) -> list[tuple[str, str]]:
-    """(display name, lower-cased address) pairs via the header registry, not email.utils
-    (CVE-2023-27043: getaddresses misparses on this interpreter)."""
+    """(display name, lower-cased address) pairs as the header registry reads them, not
+    via email.utils (CVE-2023-27043: getaddresses misparses on this interpreter)."""
     try:
-        value = message.get(name)
-        found = getattr(value, "addresses", None) or ()
-        pairs = [(scrub(a.display_name), scrub(a.addr_spec).lower()) for a in found]
+        found = headers.mailboxes(message, name) or []
+        pairs = [(scrub(display), scrub(address).lower()) for display, address in found]
     except Exception:  # noqa: BLE001 - hostile address headers
         pairs = []
     return [(n, a) for n, a in pairs if "@" in a and a.count("@") == 1 and " " not in a]
@@ -154,9 +154,10 @@ def message_ids(value: str) -> list[str]:
 
 def _date(message: Message) -> datetime | None:
     try:
-        value = message.get("Date")
-        when = getattr(value, "datetime", None)
-    except Exception:  # noqa: BLE001
+        # What the registry's Date header does, without its re-rendering of the value.
+        value = headers.raw_value(message, "Date")
+        when = parsedate_to_datetime(value) if value else None
+    except Exception:  # noqa: BLE001 - ValueError, or worse on hostile input
         return None
     if not isinstance(when, datetime):
         return None
