@@ -275,6 +275,19 @@ class ImportConversationsTests(ImportTestCase):
         self.run_import(self.write(LINES))
         self.assertEqual(Conversation.objects.get(external_id="old-1003").contact, existing)
 
+    def test_an_identity_of_a_merged_contact_leads_to_the_survivor(self):
+        survivor = Contact.objects.create(name="Survivor")
+        merged = Contact.objects.create(name="Merged", merged_into=survivor)
+        Identity.objects.create(contact=merged, kind="email", value="bob@example.net")
+        # The same value under another kind is another identity: not a match.
+        visitor = Contact.objects.create(name="Visitor")
+        Identity.objects.create(contact=visitor, kind="chat", value="ana@example.com")
+        self.run_import(self.write(LINES))
+        self.assertEqual(Conversation.objects.get(external_id="old-1003").contact, survivor)
+        ana = Conversation.objects.get(external_id="old-1001").contact
+        self.assertNotEqual(ana, visitor)
+        self.assertEqual(ana.name, "Ana Kovač")
+
     def test_importing_twice_changes_nothing_and_a_changed_line_updates(self):
         path = self.write(LINES)
         self.run_import(path)
