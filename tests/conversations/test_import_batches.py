@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from unittest import mock
+from unittest import mock, skipUnless
 
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 
 from conversations import importer
 from conversations.importer import _previous_links, import_lines
@@ -124,6 +124,24 @@ class ImportBatchTests(HelpdeskTestCase):
         self.assertEqual(entries[-1].parameters["comment"], tricky)
         self.assertEqual(SurveyResponse.objects.get().comment, tricky)
         self.assertEqual({e.public_id.version for e in entries}, {4})
+
+    @skipUnless(connection.vendor == "postgresql", "planner statistics are PostgreSQL's")
+    def test_an_import_that_grows_a_table_leaves_it_analyzed(self):
+        def estimates() -> dict[str, float]:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s)",
+                    [["conversations_conversation", "conversations_entry"]],
+                )
+                return dict(cursor.fetchall())
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE conversations_conversation, conversations_entry")
+        lines = [_line(f"e{i}", f"c{i}@example.com", "2026-03-01T09:00:00+00:00") for i in range(3)]
+        import_lines(lines)
+        self.assertEqual(
+            estimates(), {"conversations_conversation": 3.0, "conversations_entry": 9.0}
+        )
 
     def test_previous_links_hold_across_batches_in_any_line_order(self):
         lines = [
