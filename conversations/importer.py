@@ -776,7 +776,7 @@ def _table(model: type[Model], *, with_pk: bool = True) -> _Table:
 
 
 def _write_batch(items: list[ImportConversation], directory: _Directory, outcome: Outcome) -> None:
-    """Write a batch in the caller's transaction; counts go to `outcome` only on success."""
+    """Write a batch in the caller's transaction, counting it in `outcome`."""
     now = timezone.now()
     external_ids = [i.external_id for i in items]
     digests = dict(
@@ -982,19 +982,29 @@ def _write_batch(items: list[ImportConversation], directory: _Directory, outcome
     )
 
 
+def _committed(items: list[ImportConversation], directory: _Directory, outcome: Outcome) -> None:
+    """Write `items` in a transaction of their own; their counts reach `outcome` once it
+    has committed (a deferred foreign key is checked at COMMIT, which can still fail)."""
+    counts = Outcome()
+    with transaction.atomic():
+        _write_batch(items, directory, counts)
+    outcome.imported += counts.imported
+    outcome.updated += counts.updated
+    outcome.skipped += counts.skipped
+    outcome.written.update(counts.written)
+
+
 def _flush(items: list[ImportConversation], directory: _Directory, outcome: Outcome) -> None:
     if not items:
         return
     try:
-        with transaction.atomic():
-            _write_batch(items, directory, outcome)
+        _committed(items, directory, outcome)
         return
     except Exception:  # noqa: BLE001 - one bad line must not sink the batch: isolate it
         directory.forget_created()
     for item in items:
         try:
-            with transaction.atomic():
-                _write_batch([item], directory, outcome)
+            _committed([item], directory, outcome)
         except Exception as exc:  # noqa: BLE001 - reported with its line number
             directory.forget_created()
             outcome.failed += 1

@@ -5,10 +5,12 @@ batches, and one failing line must not take the rest of its batch with it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from unittest import mock, skipUnless
 
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 
 from conversations import importer
 from conversations.importer import _previous_links, import_lines
@@ -190,6 +192,31 @@ class ImportBatchTests(HelpdeskTestCase):
         # and the lines prepared once point at the agent that exists now.
         authors = Entry.objects.exclude(author=None).values_list("author__email", flat=True)
         self.assertEqual(list(authors), [AGENT] * 4)
+
+    def test_a_batch_that_fails_at_commit_is_retried_and_counted_once(self):
+        real_atomic = transaction.atomic
+        failed: list[bool] = []
+
+        @contextmanager
+        def atomic(*args: Any, **kwargs: Any) -> Iterator[None]:
+            with real_atomic(*args, **kwargs):
+                yield
+                # The importer's own transactions take no arguments: fail the first
+                # at its end, as a deferred foreign key would at COMMIT.
+                if not args and not kwargs and not failed:
+                    failed.append(True)
+                    raise IntegrityError("deferred check failed")
+
+        lines = [
+            _line("a", "ana@example.com", "2026-03-01T09:00:00+00:00"),
+            _line("b", "bob@example.com", "2026-03-01T09:00:00+00:00"),
+        ]
+        with mock.patch.object(transaction, "atomic", atomic):
+            outcome = import_lines(lines, batch_size=10)
+        self.assertEqual(failed, [True])
+        self.assertEqual((outcome.imported, outcome.failed, outcome.errors), (2, 0, []))
+        self.assertEqual(outcome.written[Conversation], 2)
+        self.assertEqual(Conversation.objects.count(), 2)
 
 
 class ReadAheadTests(HelpdeskTestCase):
