@@ -515,12 +515,6 @@ def _prepare(messages: list[InboundMessage]) -> _InboundBatch:
             batch.looked_up.update((inbox_id, p) for p in provider_ids)
         for entry in Entry.objects.filter(query):
             batch.existing.setdefault((entry.inbox_id or 0, entry.provider_id or ""), entry)
-    client_ids = {msg.client_id for msg in messages if msg.client_id is not None}
-    if client_ids:
-        batch.client_ids_looked_up = client_ids
-        for entry in Entry.objects.filter(client_id__in=client_ids):
-            if entry.client_id is not None:
-                batch.by_client_id[(entry.contact_id, entry.client_id)] = entry
     hinted = {ref for msg in messages for ref in msg.thread.replies_to[-50:]}
     if hinted:
         batch.hints_looked_up = hinted
@@ -535,6 +529,16 @@ def _prepare(messages: list[InboundMessage]) -> _InboundBatch:
         batch.identities[(identity.kind, identity.value)] = identity
         owner = _owner(identity.contact)
         owners[owner.pk] = owner
+    client_ids = {msg.client_id for msg in messages if msg.client_id is not None}
+    if client_ids:
+        # Earlier copies can only belong to known senders (a new sender's contact is
+        # new). By client id alone PostgreSQL read every chat entry ever stored, per
+        # batch: the index is (contact_id, client_id).
+        batch.client_ids_looked_up = client_ids
+        if owners:
+            for entry in Entry.objects.filter(contact_id__in=owners, client_id__in=client_ids):
+                if entry.client_id is not None:
+                    batch.by_client_id[(entry.contact_id, entry.client_id)] = entry
     if not owners:
         return batch
     locks.lock_contacts(owners)

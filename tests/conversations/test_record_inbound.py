@@ -172,6 +172,32 @@ class IdempotencyTests(RecordInboundTestCase):
         self.assertFalse(again.created)
         self.assertEqual(Entry.objects.filter(kind="inbound").count(), 1)
 
+    def test_a_batch_finds_earlier_client_ids_among_its_known_senders_entries_only(self):
+        import uuid
+
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        client_id = uuid.uuid4()
+        self.record(self.message("chat", ("chat", "visitor-1"), client_id=client_id))
+        repeat = self.message("chat", ("chat", "visitor-1"), client_id=client_id)
+        fresh = self.message("chat", ("chat", "visitor-2"), client_id=uuid.uuid4())
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            with actions.inbound_batch([repeat, fresh]):
+                again = actions.record_inbound(repeat)
+                new = actions.record_inbound(fresh)
+        self.assertFalse(again.created)
+        self.assertTrue(new.created)
+        self.assertEqual(Entry.objects.filter(kind="inbound").count(), 2)
+        # Looked up by (contact, client id), which the index serves, not client id alone.
+        lookups = [
+            q["sql"]
+            for q in queries.captured_queries
+            if q["sql"].startswith("SELECT") and '"client_id" IN' in q["sql"]
+        ]
+        self.assertEqual(len(lookups), 1, lookups)
+        self.assertIn('"contact_id" IN', lookups[0])
+
 
 class RealtimeTests(RecordInboundTestCase):
     def receive(self, channel_name: str):
