@@ -94,13 +94,32 @@ def publish_now(group: str, payload: dict[str, Any]) -> None:
         log.warning("realtime publish to %s failed", group, exc_info=True)
 
 
+def latest_summaries(
+    messages: tuple[tuple[str, dict[str, Any]], ...],
+) -> list[tuple[str, dict[str, Any]]]:
+    """Drop every "conversation.updated" a later one for the same conversation and
+    group replaces: a batch of 25 chat messages sent every agent socket of the team
+    25 summaries of one conversation (a third of the ASGI workers' CPU under chat
+    load), where the last says all of it."""
+    last: dict[tuple[str, Any], int] = {}
+    for i, (group, payload) in enumerate(messages):
+        if payload.get("type") == "conversation.updated":
+            last[(group, payload["conversation"]["id"])] = i
+    return [
+        (group, payload)
+        for i, (group, payload) in enumerate(messages)
+        if payload.get("type") != "conversation.updated"
+        or last[(group, payload["conversation"]["id"])] == i
+    ]
+
+
 def publish_many(*messages: tuple[str, dict[str, Any]]) -> None:
     """Send many at once: groups in parallel, each group's messages in their order."""
     layer = get_channel_layer()
     if layer is None or not messages:
         return
     by_group: dict[str, list[dict[str, Any]]] = {}
-    for group, payload in messages:
+    for group, payload in latest_summaries(messages):
         by_group.setdefault(group, []).append(payload)
 
     async def send_group(group: str, payloads: list[dict[str, Any]]) -> None:
