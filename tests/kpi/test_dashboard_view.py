@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
 
+import time_machine
+
 from helpdesk.models import Agent, Team
 from kpi.models import KpiTarget
 from tests.kpi.helpers import KpiTestCase
@@ -100,6 +102,18 @@ class DashboardViewTests(KpiTestCase):
         newcomer.save(update_fields=["name"])
         response = self.client.get("/kpi/", PERIOD)
         self.assertContains(response, f'<option value="{newcomer.pk}">Renamed</option>')
+
+    def test_the_backlog_card_is_live_while_the_other_cards_are_cached(self):
+        # The reopened conversation has waited since 3 March 09:00.
+        with time_machine.travel(at(5, 9), tick=False):
+            first = self.client.get("/kpi/", PERIOD)
+        with time_machine.travel(at(5, 10), tick=False):
+            second = self.client.get("/kpi/", PERIOD)
+        for response, seconds in ((first, 2 * 86400), (second, 2 * 86400 + 3600)):
+            self.assertContains(
+                response, f'id="card-backlog_oldest" data-colour="red" data-value="{seconds}.0"'
+            )
+            self.assertContains(response, 'id="card-frt_median" data-colour="green"')
 
     def test_filters_change_the_numbers(self):
         chat = self.client.get("/kpi/", {**PERIOD, "channel": "chat"})
