@@ -612,8 +612,8 @@ class _Table:
     entries spent most of the import in Model.__init__), so rows are dicts of field
     values; a field a row leaves out takes the model's default, as bulk_create would
     give it (callable defaults are called per row; uuid4 ones drawn for the whole
-    batch at once). auto_now fields get
-    the time of the write, as bulk_create's pre_save does.
+    batch at once). auto_now fields get the time of the write, as bulk_create's
+    pre_save does.
     """
 
     def __init__(self, model: type[Model], *, with_pk: bool) -> None:
