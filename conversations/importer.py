@@ -1081,9 +1081,10 @@ def _analyze_grown(written: Counter[type[Model]]) -> None:
     The planner's row counts come from the last ANALYZE. Autovacuum takes its time
     after a bulk load (and may be off); until then `kpi_rebuild`, the documented next
     step, plans for the tables as they were: at 100,000 imported conversations its
-    FCR lookups took 20 s instead of under one.
+    FCR lookups took 20 s instead of under one. Not inside a caller's transaction:
+    the rows may yet be rolled back, and ANALYZE's row estimates would stay.
     """
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
     grew = {model._meta.db_table: rows for model, rows in written.items() if rows}
     if not grew:
@@ -1093,11 +1094,20 @@ def _analyze_grown(written: Counter[type[Model]]) -> None:
             "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r'",
             [list(grew)],
         )
-        # reltuples is -1 until the first ANALYZE.
-        stale = [name for name, rows in cursor.fetchall() if rows < 0 or grew[name] > rows / 10]
+        stale = _stale_tables(grew, dict(cursor.fetchall()))
         if stale:
             quote = connection.ops.quote_name
-            cursor.execute(f"ANALYZE {', '.join(quote(name) for name in sorted(stale))}")
+            cursor.execute(f"ANALYZE {', '.join(quote(name) for name in stale)}")
+
+
+def _stale_tables(grew: dict[str, int], estimates: dict[str, float]) -> list[str]:
+    """The tables whose planner estimate (pg_class.reltuples: -1 until the first
+    ANALYZE) is missing, or is less than ten times the rows just written to them."""
+    return sorted(
+        name
+        for name, rows in grew.items()
+        if estimates.get(name, -1) < 0 or rows * 10 > estimates[name]
+    )
 
 
 def import_lines(
