@@ -123,12 +123,27 @@ class Conversation(models.Model):
     # The primary key doubles as the human conversation number (#1234): it is
     # unique, ordered and costs no lock to allocate.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="conversations")
+    # db_index=False on these four: each leads a composite index below (conv_contact_status,
+    # conv_inbox, conv_team, conv_assignee) that serves the same lookups, and every
+    # insert or import paid for the duplicate.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="conversations", db_index=False
+    )
     inbox = models.ForeignKey(
-        "channels_in.Inbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "channels_in.Inbox",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     team = models.ForeignKey(
-        "helpdesk.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "helpdesk.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -136,6 +151,7 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_conversations",
+        db_index=False,
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
     priority = models.CharField(max_length=12, choices=Priority.choices, default=Priority.NORMAL)
@@ -254,9 +270,15 @@ class Entry(models.Model):
     }
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="entries")
+    # No single-column indexes on these two: entry_conversation and entry_contact lead
+    # with them, and the timeline table takes every message's insert.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="entries", db_index=False
+    )
     # Denormalized from the conversation so one contact's timeline is one index scan.
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="entries")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="entries", db_index=False
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     channel = models.CharField(max_length=12, choices=Channel.choices, blank=True)
     inbox = models.ForeignKey(
