@@ -188,7 +188,12 @@ async def _http_load(
     result = Latency(samples_ms=[])
     counter = iter(range(total))
     deadline = time.monotonic() + max_seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # A new connection per request. With keep-alive, uvicorn's processes each accepted
+    # a fixed share of the few connections for the whole run: when both of two landed
+    # in one process, every request shared its GIL and the run measured twice the
+    # service time (the same page gave p50 24 or 36 ms, run to run). A new connection
+    # goes to whichever process is free to accept it, as many clients' would.
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
     async with httpx.AsyncClient(
         base_url=base_url, cookies=cookies, timeout=timeout, limits=limits
     ) as client:
