@@ -225,6 +225,19 @@ def manage(env: dict[str, str], *args: str) -> tuple[float, str]:
     return time.perf_counter() - t0, done.stdout
 
 
+def close_connection_pools() -> None:
+    """Close this process's connections and their pools: a pooled connection to a
+    database dropped and recreated since (SCALE=all) is dead, and close_all() alone
+    would hand it back to the next query."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        conn.close()
+        close_pool = getattr(conn, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
+
+
 def prepare_fixtures() -> None:
     """The admin agent and the api inbox the scenarios use, through the real code."""
     from django.db import connections
@@ -233,7 +246,7 @@ def prepare_fixtures() -> None:
     from channels_in.models import Inbox
     from helpdesk.models import Agent
 
-    connections.close_all()
+    close_connection_pools()
     if not Agent.objects.filter(email=ADMIN_EMAIL).exists():
         Agent.objects.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD, name="Bench Admin")
     if not Inbox.objects.filter(slug=API_SLUG).exists():
