@@ -99,7 +99,9 @@ def test_a_resent_message_is_the_same_entry_in_a_batch_too(inbox):
     assert Entry.objects.filter(body="once").count() == 1
 
 
-def test_what_waits_while_the_writers_are_busy_goes_in_one_batch(inbox):
+def _record_with_one_writer(inbox, count: int) -> tuple[list[str], list[int]]:
+    """Record `count` messages at once through one writer; the acks' ids in order,
+    and the sizes of the batches the writer wrote."""
     sizes: list[int] = []
 
     def record(messages):
@@ -115,32 +117,20 @@ def test_what_waits_while_the_writers_are_busy_goes_in_one_batch(inbox):
             mock.patch.object(recorder, "record_visitor_messages", side_effect=record),
         ):
             r = recorder.for_this_loop()
-            acks = await asyncio.gather(*(r.record(message(inbox, str(i))) for i in range(4)))
+            acks = await asyncio.gather(*(r.record(message(inbox, str(i))) for i in range(count)))
         return [a.entry["id"] for a in acks]
 
-    assert async_to_sync(scenario)() == ["0", "1", "2", "3"]
+    return async_to_sync(scenario)(), sizes
+
+
+def test_what_waits_while_the_writers_are_busy_goes_in_one_batch(inbox):
+    ids, sizes = _record_with_one_writer(inbox, 4)
+    assert ids == ["0", "1", "2", "3"]
     assert sizes == [1, 3]
 
 
 def test_a_backlog_is_written_in_batches_of_at_most_max_batch(inbox):
-    sizes: list[int] = []
-
-    def record(messages):
-        sizes.append(len(messages))
-        return [
-            actions.Acked(entry={"id": m.body}, contact_id=1, conversation_id=1)  # type: ignore[typeddict-item]
-            for m in messages
-        ]
-
-    async def scenario():
-        with (
-            mock.patch.object(recorder, "WRITERS", 1),
-            mock.patch.object(recorder, "record_visitor_messages", side_effect=record),
-        ):
-            r = recorder.for_this_loop()
-            count = 1 + recorder.MAX_BATCH + 3
-            acks = await asyncio.gather(*(r.record(message(inbox, str(i))) for i in range(count)))
-        return [a.entry["id"] for a in acks]
-
-    assert async_to_sync(scenario)() == [str(i) for i in range(1 + recorder.MAX_BATCH + 3)]
+    count = 1 + recorder.MAX_BATCH + 3
+    ids, sizes = _record_with_one_writer(inbox, count)
+    assert ids == [str(i) for i in range(count)]
     assert sizes == [1, recorder.MAX_BATCH, 3]
