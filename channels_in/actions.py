@@ -262,7 +262,12 @@ def _drain_lock(*, wait: bool) -> bool:
 
 
 def _process_events(events: list[InboundEvent]) -> None:
-    """Record locked events, a savepoint each, sharing the lookups (see process_batch)."""
+    """Record locked events sharing the lookups (see process_batch).
+
+    First all in one savepoint: two round trips for the batch instead of two per
+    event. If anything fails, that savepoint rolls back and every event is recorded
+    again in a savepoint of its own, so the bad one fails alone.
+    """
     parsed = _parse_all(events)
     messages = [
         item
@@ -271,6 +276,47 @@ def _process_events(events: list[InboundEvent]) -> None:
         for item in items
         if isinstance(item, InboundMessage)
     ]
+    if not _all_at_once(events, parsed, messages):
+        _one_by_one(events, parsed, messages)
+    _save_results(events)
+
+
+def _all_at_once(
+    events: list[InboundEvent],
+    parsed: dict[int, list[ParsedItem] | Outcome],
+    messages: list[InboundMessage],
+) -> bool:
+    """Record every event in one savepoint; False (nothing kept) if any of them fails."""
+    lists: dict[int, list[ParsedItem]] = {}
+    for pk, items in parsed.items():
+        if isinstance(items, Outcome):
+            return False  # a parse failure: the careful path records and reports it
+        lists[pk] = items
+    contacts: dict[int, int | None] = {}
+    try:
+        with transaction.atomic(), core.inbound_batch(messages):
+            for event in events:
+                ids = [_record(item, event.inbox) for item in lists[event.pk]]
+                contacts[event.pk] = next((c for c in ids if c is not None), None)
+    except Exception:  # noqa: BLE001 - rolled back; _one_by_one finds and reports it
+        return False
+    for event in events:
+        items = lists[event.pk]
+        event.attempts += 1
+        event.contact_id = contacts[event.pk]
+        _finish(
+            event,
+            Outcome(InboundEvent.Status.PROCESSED if items else InboundEvent.Status.IGNORED),
+        )
+    return True
+
+
+def _one_by_one(
+    events: list[InboundEvent],
+    parsed: dict[int, list[ParsedItem] | Outcome],
+    messages: list[InboundMessage],
+) -> None:
+    """Record each event in a savepoint of its own (see _run)."""
     with core.inbound_batch(messages):
         for event in events:
             items = parsed[event.pk]
@@ -286,7 +332,6 @@ def _process_events(events: list[InboundEvent]) -> None:
                 enqueue_on_commit(
                     PROCESS_INBOUND_TASK, event.pk, countdown=retry_delay(event.attempts)
                 )
-    _save_results(events)
 
 
 def _save_results(events: list[InboundEvent]) -> None:
